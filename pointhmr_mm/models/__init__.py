@@ -1,0 +1,1 @@
+from . import estimators, heads, layers, losses, necks  # noqa: F401

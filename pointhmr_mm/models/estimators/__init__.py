@@ -1,0 +1,3 @@
+from .pointhmr import PointHMR
+
+__all__ = ['PointHMR']

@@ -1,0 +1,236 @@
+"""The PointHMR estimator: backbone -> sampling neck -> masked head.
+
+Shape shorthand: B batch, J joints (14), V coarse vertices, N full-mesh
+vertices.
+"""
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+from torch import Tensor, nn
+
+from pointhmr_mm.registry import MODELS
+from pointhmr_mm.utils.keypoints import H36M_TO_J14, PELVIS_H36M
+
+GENDERS = ('neutral', 'male', 'female')
+SampleList = List[BaseDataElement]
+
+
+def _freeze_as_constants(module: nn.Module) -> None:
+    """Freeze a body model and keep its buffers out of checkpoints.
+
+    SMPL's licence forbids redistributing its data, and checkpoints get
+    shared, so the body model is rebuilt from the user's files instead of
+    being saved.
+    """
+    module.requires_grad_(False)
+    for sub in module.modules():
+        sub._non_persistent_buffers_set.update(sub._buffers.keys())
+        for name in list(sub._parameters):
+            param = sub._parameters.pop(name)
+            if param is not None:
+                sub.register_buffer(name, param.detach(), persistent=False)
+
+
+@MODELS.register_module()
+class PointHMR(BaseModel):
+    """Point-guided 3D human mesh recovery (Kim et al., CVPR 2023).
+
+    Args:
+        backbone: Multi-scale backbone config, e.g.
+            ``dict(type='mmpretrain.HRNet', arch='w32')``.
+        neck: :class:`PointGuidedSamplingNeck` config.
+        head: :class:`MaskedMeshTransformerHead` config.
+        body_model: ``SMPL`` config (neutral); it must carry the joint
+            regressor named by ``mesh_regressor``.
+        mesh_regressor: Name of the body model's 17-joint H36M regressor.
+        gendered_eval: Build male and female body models too and use them
+            for GT meshes of samples whose metainfo gives a gender.
+        data_preprocessor: Normalises images (BGR -> RGB, ImageNet stats).
+        train_cfg, test_cfg: Extra options. ``test_cfg.output_heatmaps``
+            adds ``pred_heatmaps`` (V, H, W) to predictions.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 body_model: dict,
+                 mesh_regressor: str = 'h36m',
+                 gendered_eval: bool = False,
+                 data_preprocessor: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck)
+        self.head = MODELS.build(head)
+        if self.neck.num_vertices != self.head.num_vertices:
+            raise ValueError(
+                f'neck.num_vertices={self.neck.num_vertices} differs from '
+                f'the mesh sampler\'s coarse level '
+                f'({self.head.num_vertices} vertices)')
+        self.mesh_regressor = mesh_regressor
+        self.train_cfg = train_cfg or {}
+        self.test_cfg = test_cfg or {}
+        genders = GENDERS if gendered_eval else GENDERS[:1]
+        self.body_models = nn.ModuleDict()
+        for gender in genders:
+            cfg = copy.deepcopy(body_model)
+            cfg['gender'] = gender
+            self.body_models[gender] = MODELS.build(cfg)
+            _freeze_as_constants(self.body_models[gender])
+
+    @property
+    def body_model(self) -> nn.Module:
+        """The neutral body model (its ``faces`` are the full mesh's)."""
+        return self.body_models['neutral']
+
+    @property
+    def mesh_sampler(self) -> nn.Module:
+        return self.head.mesh_sampler
+
+    # ------------------------------------------------------------------ #
+    # network
+    # ------------------------------------------------------------------ #
+    def extract_feat(self, inputs: Tensor) -> Dict[str, Optional[Tensor]]:
+        """(B, 3, 224, 224) normalised images -> the neck's token dict."""
+        return self.neck(self.backbone(inputs))
+
+    def _run(self, inputs: Tensor) -> Dict[str, object]:
+        tokens = self.extract_feat(inputs)
+        outputs = self.head(tokens)
+        outputs['heatmap_logits'] = tokens['heatmap_logits']
+        outputs['pred_mesh_joints_3d'] = self.regress_j14(
+            outputs['pred_vertices'][-1])
+        return outputs
+
+    def regress_h36m(self, vertices: Tensor) -> Tensor:
+        """(B, N, 3) -> (B, 17, 3) H36M joints from a full mesh."""
+        return self.body_model.regress(vertices, self.mesh_regressor)
+
+    def regress_j14(self, vertices: Tensor) -> Tensor:
+        """(B, N, 3) -> (B, 14, 3) LSP-14 joints from a full mesh."""
+        return self.regress_h36m(vertices)[:, H36M_TO_J14]
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[SampleList] = None,
+                mode: str = 'tensor') -> Union[Dict, SampleList, Tuple]:
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            outputs = self._run(inputs)
+            return (outputs['pred_camera'], outputs['pred_joints_3d'],
+                    outputs['pred_vertices'][-1])
+        raise RuntimeError(f'Invalid mode "{mode}"; use loss, predict or '
+                           'tensor')
+
+    # ------------------------------------------------------------------ #
+    # ground truth
+    # ------------------------------------------------------------------ #
+    def gt_meshes(self, pose: Tensor, betas: Tensor,
+                  genders: Optional[Sequence[str]] = None
+                  ) -> Tuple[List[Tensor], Tensor]:
+        """GT meshes at every level, centred on the GT pelvis.
+
+        Args:
+            pose: (B, 72) axis-angle.
+            betas: (B, 10).
+            genders: Per-sample gender; None for the neutral model.
+
+        Returns:
+            tuple: list of (B, n_l, 3) from coarse to full mesh, and the
+            (B, 17, 3) H36M joints of the centred full mesh.
+        """
+        vertices = pose.new_zeros(pose.shape[0], self.body_model.num_vertices,
+                                  3)
+        genders = genders or ['neutral'] * pose.shape[0]
+        for gender in set(genders):
+            if gender not in self.body_models:
+                raise KeyError(f'no body model for gender "{gender}"; set '
+                               'gendered_eval=True to build male and female '
+                               'models')
+            idx = [i for i, g in enumerate(genders) if g == gender]
+            out = self.body_models[gender](betas=betas[idx],
+                                           body_pose=pose[idx, 3:],
+                                           global_orient=pose[idx, :3])
+            vertices[idx] = out['vertices']
+        pelvis = self.body_models['neutral'].regress(
+            vertices, self.mesh_regressor)[:, PELVIS_H36M]
+        vertices = vertices - pelvis[:, None]
+        num_levels = len(self.mesh_sampler.num_vertices)
+        levels = [
+            self.mesh_sampler.downsample(vertices, 0, level)
+            for level in range(num_levels - 1, 0, -1)
+        ] + [vertices]
+        return levels, self.regress_h36m(vertices)
+
+    @staticmethod
+    def _stack(data_samples: SampleList, key: str) -> Tensor:
+        return torch.stack([getattr(s, key) for s in data_samples])
+
+    # ------------------------------------------------------------------ #
+    # modes
+    # ------------------------------------------------------------------ #
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict:
+        """Losses of a batch; see ``MaskedMeshTransformerHead.loss``."""
+        outputs = self._run(inputs)
+        gt_vertices, _ = self.gt_meshes(self._stack(data_samples, 'gt_pose'),
+                                        self._stack(data_samples, 'gt_betas'))
+        targets = dict(
+            gt_vertices=gt_vertices,
+            has_smpl=self._stack(data_samples, 'has_smpl'),
+            gt_keypoints_3d=self._stack(data_samples, 'gt_keypoints_3d'),
+            gt_keypoints_2d=self._stack(data_samples, 'gt_keypoints_2d'))
+        return self.head.loss(outputs, targets)
+
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[SampleList] = None) -> SampleList:
+        """Predict meshes; fields are listed in ``docs/conventions.md``."""
+        outputs = self._run(inputs)
+        batch = inputs.shape[0]
+        if data_samples is None:
+            data_samples = [BaseDataElement() for _ in range(batch)]
+        fine = outputs['pred_vertices'][-1]
+        pred = dict(
+            pred_vertices=fine,
+            pred_vertices_coarse=outputs['pred_vertices'][0],
+            pred_keypoints_3d=outputs['pred_joints_3d'],
+            pred_keypoints_3d_h36m=self.regress_h36m(fine),
+            pred_camera=outputs['pred_camera'])
+        if (self.test_cfg.get('output_heatmaps')
+                and outputs['heatmap_logits'] is not None):
+            logits = outputs['heatmap_logits']
+            pred['pred_heatmaps'] = logits.flatten(2).softmax(-1).view_as(
+                logits)
+        self._add_gt_meshes(data_samples, pred)
+        for i, sample in enumerate(data_samples):
+            sample.set_data({k: v[i].detach() for k, v in pred.items()})
+        return data_samples
+
+    def _add_gt_meshes(self, data_samples: SampleList, pred: Dict) -> None:
+        """Put gendered GT meshes of labelled samples into ``pred``."""
+        labelled = [
+            i for i, s in enumerate(data_samples)
+            if 'has_smpl' in s and float(s.has_smpl) > 0
+        ]
+        if not labelled:
+            return
+        samples = [data_samples[i] for i in labelled]
+        genders = [s.metainfo.get('gender', 'neutral') for s in samples]
+        genders = [g if g in self.body_models else 'neutral' for g in genders]
+        levels, joints = self.gt_meshes(self._stack(samples, 'gt_pose'),
+                                        self._stack(samples, 'gt_betas'),
+                                        genders)
+        for pos, i in enumerate(labelled):
+            data_samples[i].set_data(
+                dict(gt_vertices=levels[-1][pos].detach(),
+                     gt_keypoints_3d_h36m=joints[pos].detach()))

@@ -1,0 +1,41 @@
+"""Residual decoders made of BasicBlocks, as PointHMR's neck uses them."""
+from mmcv.cnn import build_norm_layer
+from mmpretrain.models.backbones.resnet import BasicBlock
+from torch import nn
+
+
+def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
+                       norm_cfg: dict = dict(type='BN')) -> nn.Sequential:
+    """``num_blocks`` BasicBlocks from ``in_channels`` to ``out_channels``,
+    then a bias-free 1x1 conv.
+
+    The first block gets a 1x1 conv + norm shortcut when the channels change.
+    Module names (``0.conv1``, ``0.bn1``, ``0.downsample.0``, ...,
+    ``{num_blocks}.weight``) match the released PointHMR decoders.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels of every block and of the 1x1 conv.
+        num_blocks: Number of BasicBlocks (>= 1).
+        norm_cfg: Normalisation layer config, e.g. ``dict(type='SyncBN')``.
+
+    Returns:
+        nn.Sequential: (B, in_channels, H, W) -> (B, out_channels, H, W).
+    """
+    if num_blocks < 1:
+        raise ValueError(f'num_blocks must be >= 1, got {num_blocks}')
+    downsample = None
+    if in_channels != out_channels:
+        downsample = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            build_norm_layer(norm_cfg, out_channels)[1])
+    layers = [
+        BasicBlock(in_channels, out_channels, downsample=downsample,
+                   norm_cfg=norm_cfg)
+    ]
+    layers += [
+        BasicBlock(out_channels, out_channels, norm_cfg=norm_cfg)
+        for _ in range(num_blocks - 1)
+    ]
+    layers.append(nn.Conv2d(out_channels, out_channels, 1, bias=False))
+    return nn.Sequential(*layers)

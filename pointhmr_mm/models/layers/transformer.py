@@ -1,0 +1,103 @@
+"""Pre-LayerNorm transformer encoder layers with boolean attention masks.
+
+The parameter names follow ``nn.TransformerEncoderLayer`` /
+``nn.MultiheadAttention`` (``self_attn.in_proj_weight``, ``linear1``,
+``norm1``, ...) so released PointHMR weights map one to one. Attention runs
+through ``F.scaled_dot_product_attention``, which picks a fused kernel; the
+``nn.MultiheadAttention`` module is kept only as a parameter holder so that
+its layout (and ``init``) are the standard ones.
+"""
+from typing import Optional
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class MaskedEncoderLayer(nn.Module):
+    """One pre-LN encoder layer: ``x + drop(attn(LN(x)))``, then the FFN.
+
+    Args:
+        embed_dim: Token width.
+        num_heads: Attention heads.
+        ffn_dim: Hidden width of the feed-forward network.
+        dropout: Dropout on attention weights, inside the FFN and on both
+            residual branches.
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, ffn_dim: int,
+                 dropout: float = 0.1):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f'embed_dim={embed_dim} is not divisible by '
+                             f'num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.dropout_p = dropout
+        self.self_attn = nn.MultiheadAttention(embed_dim, num_heads,
+                                               dropout=dropout,
+                                               batch_first=True)
+        self.linear1 = nn.Linear(embed_dim, ffn_dim)
+        self.linear2 = nn.Linear(ffn_dim, embed_dim)
+        self.norm1 = nn.LayerNorm(embed_dim)
+        self.norm2 = nn.LayerNorm(embed_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+
+    def attention(self, x: Tensor, attn_mask: Optional[Tensor]) -> Tensor:
+        """Multi-head self-attention.
+
+        Args:
+            x: (B, L, C) tokens.
+            attn_mask: (L, L) bool, True where query i may attend to key j;
+                None for dense attention.
+
+        Returns:
+            Tensor: (B, L, C).
+        """
+        batch, length, channels = x.shape
+        qkv = F.linear(x, self.self_attn.in_proj_weight,
+                       self.self_attn.in_proj_bias)
+        # (B, L, 3C) -> (3, B, heads, L, C / heads)
+        qkv = qkv.view(batch, length, 3, self.num_heads,
+                       channels // self.num_heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(
+            qkv[0], qkv[1], qkv[2], attn_mask=attn_mask,
+            dropout_p=self.dropout_p if self.training else 0.)
+        # (B, heads, L, C / heads) -> (B, L, C)
+        out = out.transpose(1, 2).reshape(batch, length, channels)
+        return self.self_attn.out_proj(out)
+
+    def forward(self, x: Tensor, attn_mask: Optional[Tensor] = None) -> Tensor:
+        """Args: x (B, L, C); attn_mask (L, L) bool or None. Returns (B, L, C)."""
+        x = x + self.dropout1(self.attention(self.norm1(x), attn_mask))
+        ffn = self.linear2(self.dropout(F.relu(self.linear1(self.norm2(x)))))
+        return x + self.dropout2(ffn)
+
+
+class MaskedEncoderBlock(nn.Module):
+    """A stack of :class:`MaskedEncoderLayer` sharing one mask, then an
+    optional LayerNorm.
+
+    Args:
+        num_layers: Layers in the block.
+        embed_dim: Token width.
+        num_heads: Attention heads.
+        ffn_dim: FFN hidden width.
+        dropout: Dropout rate.
+        final_norm: Whether a LayerNorm closes the block.
+    """
+
+    def __init__(self, num_layers: int, embed_dim: int, num_heads: int,
+                 ffn_dim: int, dropout: float = 0.1,
+                 final_norm: bool = False):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            MaskedEncoderLayer(embed_dim, num_heads, ffn_dim, dropout)
+            for _ in range(num_layers))
+        self.norm = nn.LayerNorm(embed_dim) if final_norm else None
+
+    def forward(self, x: Tensor, attn_mask: Optional[Tensor] = None) -> Tensor:
+        """Args: x (B, L, C); attn_mask (L, L) bool or None. Returns (B, L, C)."""
+        for layer in self.layers:
+            x = layer(x, attn_mask)
+        return x if self.norm is None else self.norm(x)

@@ -1,0 +1,72 @@
+"""Tiny PointHMR configs and batches on the generated mannequin."""
+import torch
+from mmengine.structures import BaseDataElement
+
+# A 4-branch HRNet small enough for unit tests (input 64 px: maps of
+# 16, 8, 4 and 2 px).
+TINY_HRNET = dict(
+    type='mmpretrain.HRNet',
+    extra=dict(
+        stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
+                    num_blocks=(1, ), num_channels=(8, )),
+        stage2=dict(num_modules=1, num_branches=2, block='BASIC',
+                    num_blocks=(1, 1), num_channels=(8, 16)),
+        stage3=dict(num_modules=1, num_branches=3, block='BASIC',
+                    num_blocks=(1, 1, 1), num_channels=(8, 16, 32)),
+        stage4=dict(num_modules=1, num_branches=4, block='BASIC',
+                    num_blocks=(1, 1, 1, 1), num_channels=(8, 16, 32, 64))))
+TINY_IMAGE = 64
+
+
+def body_model_cfg(mannequin_dir):
+    return dict(
+        type='SMPL', model_path=str(mannequin_dir / 'smpl'),
+        joint_regressors=dict(h36m=str(mannequin_dir / 'J_regressor_h36m.npy')))
+
+
+def tiny_model_cfg(mannequin_dir, sampler_file, num_vertices, **head):
+    head_cfg = dict(
+        type='MaskedMeshTransformerHead',
+        mesh_sampler=dict(type='MeshSampler', filename=str(sampler_file)),
+        in_channels=16, position_dims=8, num_grid_tokens=4,
+        embed_dims=(24, 24, 8, 8), ffn_dims=(32, 32, 16, 16),
+        num_layers=(1, 1, 1, 1), num_heads=2,
+        loss_vertex=dict(type='VertexL1Loss', level_weights=(0.33, ) * 3))
+    head_cfg.update(head)
+    return dict(
+        type='PointHMR',
+        data_preprocessor=dict(
+            type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        backbone=TINY_HRNET,
+        neck=dict(type='PointGuidedSamplingNeck', in_channels=(8, 64),
+                  in_indices=(0, 3), num_vertices=num_vertices,
+                  embed_dims=16, num_heatmap_blocks=1, num_target_blocks=1),
+        head=head_cfg,
+        body_model=body_model_cfg(mannequin_dir),
+        gendered_eval=True)
+
+
+def make_batch(batch=2, labelled=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    inputs = [
+        torch.randint(0, 255, (3, TINY_IMAGE, TINY_IMAGE), generator=g,
+                      dtype=torch.uint8) for _ in range(batch)
+    ]
+    samples = []
+    for i in range(batch):
+        conf = 1. if labelled else 0.
+        kp2d = torch.rand(14, 3, generator=g) * 2 - 1
+        kp2d[:, 2] = conf
+        kp3d = torch.randn(14, 4, generator=g) * 0.3
+        kp3d[:, 3] = conf
+        sample = BaseDataElement(
+            metainfo=dict(gender=('male', 'female')[i % 2],
+                          eval_protocol='3dpw'))
+        sample.set_data(
+            dict(gt_keypoints_2d=kp2d, gt_keypoints_3d=kp3d,
+                 gt_pose=torch.randn(72, generator=g) * 0.2,
+                 gt_betas=torch.randn(10, generator=g) * 0.5,
+                 has_smpl=torch.tensor(conf)))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
