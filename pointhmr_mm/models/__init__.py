@@ -1,1 +1,2 @@
-from . import estimators, heads, layers, losses, necks  # noqa: F401
+from . import (body_models, estimators, heads, layers, losses,  # noqa: F401
+               necks, utils)

@@ -60,9 +60,10 @@ class PointGuidedSamplingNeck(BaseModule):
             raise ValueError('in_channels and in_indices must each name two '
                              'backbone outputs (fine, coarse), got '
                              f'{in_channels} and {in_indices}')
-        if embed_dims % 2:
-            raise ValueError(f'embed_dims must be even for the sine '
-                             f'encoding, got {embed_dims}')
+        if embed_dims % 4:
+            # sin/cos pairs for each of the two axes
+            raise ValueError(f'embed_dims must be a multiple of 4 for the '
+                             f'sine encoding, got {embed_dims}')
         self.in_indices = tuple(in_indices)
         self.num_vertices = num_vertices
         self.embed_dims = embed_dims

@@ -29,8 +29,13 @@ def test_every_parameter_gets_a_gradient(model):
     total = sum(losses.values())
     assert torch.isfinite(total)
     total.backward()
+    # HRNet's last fuse layers also make the 1/8 and 1/16 outputs, which
+    # PointHMR (like the released model) never reads.
+    unused_outputs = tuple(f'backbone.stage4.0.fuse_layers.{i}.'
+                           for i in (1, 2))
     missing = [n for n, p in model.named_parameters()
-               if p.requires_grad and (p.grad is None or not p.grad.any())]
+               if p.requires_grad and (p.grad is None or not p.grad.any())
+               and not n.startswith(unused_outputs)]
     assert not missing
 
 

@@ -7,7 +7,7 @@ from pointhmr_mm.models.necks import PointGuidedSamplingNeck
 
 def tiny_neck(**kwargs):
     cfg = dict(in_channels=(4, 8), in_indices=(0, 1), num_vertices=5,
-               embed_dims=6, num_heatmap_blocks=1, num_target_blocks=1)
+               embed_dims=8, num_heatmap_blocks=1, num_target_blocks=1)
     cfg.update(kwargs)
     return PointGuidedSamplingNeck(**cfg)
 
@@ -19,15 +19,15 @@ def feats(batch=2):
 def test_bad_arguments():
     with pytest.raises(ValueError, match='two'):
         tiny_neck(in_channels=(4, ))
-    with pytest.raises(ValueError, match='even'):
-        tiny_neck(embed_dims=5)
+    with pytest.raises(ValueError, match='multiple of 4'):
+        tiny_neck(embed_dims=6)
 
 
 def test_shapes():
     out = tiny_neck()(feats())
-    assert out['camera_token'].shape == (2, 1, 6)
-    assert out['grid_tokens'].shape == (2, 4, 6)
-    assert out['vertex_tokens'].shape == (2, 5, 6)
+    assert out['camera_token'].shape == (2, 1, 8)
+    assert out['grid_tokens'].shape == (2, 4, 8)
+    assert out['vertex_tokens'].shape == (2, 5, 8)
     assert out['heatmap_logits'].shape == (2, 5, 8, 8)
 
 
@@ -36,20 +36,31 @@ def test_grid_only_variant_samples_nothing():
     assert not hasattr(neck, 'heatmap_decoder')
     out = neck(feats())
     assert out['heatmap_logits'] is None
-    assert out['vertex_tokens'].shape == (2, 5, 6)
+    assert out['vertex_tokens'].shape == (2, 5, 8)
+
+
+class Fixed(torch.nn.Module):
+    """Stands in for a decoder and returns a fixed map."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return self.value
 
 
 def test_one_hot_heatmap_returns_that_pixel():
     neck = tiny_neck().eval()
-    target = torch.randn(2, 6, 8, 8)
+    target = torch.randn(2, 8, 8, 8)
     logits = torch.full((2, 5, 8, 8), float('-inf'))
     pixels = [(0, 0), (3, 5), (7, 7), (2, 1), (6, 0)]
     for v, (r, c) in enumerate(pixels):
         logits[:, v, r, c] = 0.
-    neck.heatmap_decoder = lambda x: logits
-    neck.target_decoder = lambda x: target
+    neck.heatmap_decoder = Fixed(logits)
+    neck.target_decoder = Fixed(target)
     out = neck(feats())
-    expected = target + sine_position_encoding(8, 8, 3)
+    expected = target + sine_position_encoding(8, 8, 4)
     for v, (r, c) in enumerate(pixels):
         torch.testing.assert_close(out['vertex_tokens'][:, v],
                                    expected[:, :, r, c], rtol=0, atol=0)
