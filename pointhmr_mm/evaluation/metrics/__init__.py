@@ -1,0 +1,3 @@
+from .mesh_metric import MeshMetric
+
+__all__ = ['MeshMetric']
