@@ -1,19 +1,36 @@
-"""Shared behaviour of mesh datasets: lazy images, label checks and a
-bad-sample policy."""
+"""Behaviour shared by the mesh datasets: lazy images, label checks and a
+bad-sample policy.
+
+Every loader's ``get_data_info(idx)`` returns the dict the transforms
+expect (see ``docs/conventions.md``): ``img_path`` (and optionally
+``img_bytes``), ``bbox_center`` (2,) px, ``bbox_size`` px, ``keypoints_2d``
+(14, 3) px + confidence, ``keypoints_3d`` (14, 4) metres + confidence,
+``smpl_pose`` (72,), ``smpl_betas`` (10,), ``has_smpl``, ``gender``,
+``dataset_name``, ``eval_protocol`` and ``sample_idx``.
+"""
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 ON_ERROR = ('raise', 'skip')
+EVAL_PROTOCOLS = ('h36m_p2', '3dpw', None)
 
 
 def check_finite(array: np.ndarray, key: str, source: str) -> None:
-    """Raise naming the file, key and first sample with NaN or inf."""
+    """Raise naming the file, the key and the first sample with NaN or inf.
+
+    Args:
+        array: (N, ...) per-sample values.
+        key: Name of the array in ``source``.
+        source: The file (or file and row) the array came from.
+    """
     array = np.asarray(array, dtype=np.float64)
+    if array.size == 0:
+        return
     bad = ~np.isfinite(array.reshape(len(array), -1)).all(1)
     if bad.any():
         raise ValueError(f"{source}: key '{key}' has NaN/inf at sample "
@@ -21,26 +38,37 @@ def check_finite(array: np.ndarray, key: str, source: str) -> None:
                          f'({int(bad.sum())} samples in all)')
 
 
-def check_shape(array: np.ndarray, expected: tuple, key: str,
+def check_shape(array, expected: Sequence[Optional[int]], key: str,
                 source: str) -> None:
-    """Raise unless ``array`` matches ``expected`` (None: any size)."""
+    """Raise unless ``array`` has ``expected`` shape (None: any size)."""
     shape = np.shape(array)
     if len(shape) != len(expected) or any(
             e is not None and e != s for e, s in zip(expected, shape)):
+        pretty = tuple('*' if e is None else e for e in expected)
         raise ValueError(f"{source}: key '{key}' has shape {shape}, "
-                         f'expected {expected}')
+                         f'expected {pretty}')
 
 
 class BaseMeshDataset(BaseDataset):
-    """Base for mesh datasets.
+    """Base of the mesh datasets.
+
+    Labels are read when the dataset is built; images are read and decoded
+    by the pipeline (``LoadMeshImage``), one sample at a time.
 
     Args:
-        dataset_name: Name recorded in each sample's metainfo.
-        eval_protocol: 'h36m_p2', '3dpw' or None.
-        on_error: 'raise' stops at a broken sample (missing image, corrupt
-            JPEG) with its file and index; 'skip' logs it once, counts it
-            in ``num_skipped`` and serves another sample instead.
-        **kwargs: ``mmengine.dataset.BaseDataset`` arguments.
+        dataset_name: Name recorded in every sample's metainfo.
+        eval_protocol: 'h36m_p2', '3dpw' or None (not an evaluation set).
+        on_error: What a broken sample (missing image, corrupt JPEG,
+            unreadable label row) does. 'raise': the error propagates with
+            the file and the sample index in its message. 'skip': it is
+            logged once per sample, counted in ``num_skipped`` (per
+            process: each DataLoader worker counts its own) and mmengine's
+            refetch serves another random sample, at most ``max_refetch``
+            times in a row. Evaluation must see every sample, so 'skip' is
+            refused with ``test_mode=True``.
+        **kwargs: ``mmengine.dataset.BaseDataset`` arguments (``ann_file``,
+            ``data_root``, ``data_prefix``, ``pipeline``, ``test_mode``,
+            ``max_refetch``, ...).
     """
 
     def __init__(self, *args, dataset_name: str = 'mesh',
@@ -48,7 +76,18 @@ class BaseMeshDataset(BaseDataset):
                  on_error: str = 'raise', **kwargs):
         if on_error not in ON_ERROR:
             raise ValueError(f'on_error must be one of {ON_ERROR}, got '
-                             f'"{on_error}"')
+                             f'{on_error!r}')
+        if eval_protocol not in EVAL_PROTOCOLS:
+            raise ValueError(f'eval_protocol must be one of '
+                             f'{EVAL_PROTOCOLS}, got {eval_protocol!r}')
+        if on_error == 'skip' and kwargs.get('test_mode', False):
+            raise ValueError(
+                f"{dataset_name}: on_error='skip' would replace broken "
+                'samples during evaluation; use on_error=\'raise\' with '
+                'test_mode=True')
+        if on_error == 'skip' and kwargs.get('max_refetch', 1) < 1:
+            raise ValueError("on_error='skip' needs max_refetch >= 1, got "
+                             f"{kwargs['max_refetch']}")
         self.dataset_name = dataset_name
         self.eval_protocol = eval_protocol
         self.on_error = on_error
@@ -56,27 +95,42 @@ class BaseMeshDataset(BaseDataset):
         self._reported = set()
         super().__init__(*args, **kwargs)
 
-    def _source(self) -> str:
-        return Path(self.ann_file).name if self.ann_file else \
-            self.dataset_name
+    @property
+    def source(self) -> str:
+        """The annotation file, for error messages."""
+        return str(self.ann_file) if self.ann_file else self.dataset_name
 
     def get_data_info(self, idx: int) -> dict:
+        """The sample's labels (see the module docstring), no image."""
         info = super().get_data_info(idx)
         info.update(dataset_name=self.dataset_name,
                     eval_protocol=self.eval_protocol, sample_idx=idx)
         return info
 
     def prepare_data(self, idx: int):
+        """Labels through the pipeline; None (refetch) for a broken sample
+        under ``on_error='skip'``."""
         try:
             return super().prepare_data(idx)
         except Exception as err:
+            where = self._sample_file(idx)
             if self.on_error == 'raise':
-                raise RuntimeError(f'{self.dataset_name} ({self._source()}) '
-                                   f'sample {idx}: {err}') from err
+                raise RuntimeError(f'{self.dataset_name}: sample {idx} '
+                                   f'({where}) failed: {err}') from err
             self.num_skipped += 1
             if idx not in self._reported:
                 self._reported.add(idx)
-                print_log(f'skipping {self.dataset_name} sample {idx}: {err}'
-                          f' ({self.num_skipped} skipped so far)',
-                          logger='current', level=logging.WARNING)
+                print_log(f'{self.dataset_name}: skipping sample {idx} '
+                          f'({where}): {err} [{self.num_skipped} skipped '
+                          'so far in this process]', logger='current',
+                          level=logging.WARNING)
             return None
+
+    def _sample_file(self, idx: int) -> str:
+        """The sample's image file, or the annotation file when the labels
+        themselves cannot be read."""
+        try:
+            return str(super().get_data_info(idx).get('img_path',
+                                                      self.source))
+        except Exception:  # the label row itself is unreadable
+            return f'{Path(self.source).name}, label unreadable'
