@@ -1,7 +1,12 @@
-from .renderer import (MeshRenderer, perspective_to_screen, side_view,
-                       weak_perspective_to_screen)
+from .camera import (perspective_to_screen, side_view,
+                     weak_perspective_to_screen)
+from .mesh_visualizer import (MeshVisualizer, draw_heatmap_grid,
+                              draw_keypoints_2d, draw_mesh_prediction,
+                              draw_side_view)
+from .renderer import MeshRenderer, rasterize
 
 __all__ = [
-    'MeshRenderer', 'perspective_to_screen', 'side_view',
-    'weak_perspective_to_screen'
+    'MeshRenderer', 'rasterize', 'perspective_to_screen', 'side_view',
+    'weak_perspective_to_screen', 'MeshVisualizer', 'draw_heatmap_grid',
+    'draw_keypoints_2d', 'draw_mesh_prediction', 'draw_side_view'
 ]

@@ -14,7 +14,7 @@ triangle (edges included). z is depth, larger is farther.
 Shape shorthand: N vertices, F faces, H x W image, P candidate
 (face, pixel) pairs.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 

@@ -1,0 +1,3 @@
+from .mesh_visualization_hook import MeshVisualizationHook
+
+__all__ = ['MeshVisualizationHook']
