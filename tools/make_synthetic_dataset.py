@@ -1,31 +1,54 @@
 """Render a body model into a synthetic HumanData dataset.
 
-    python tools/make_synthetic_dataset.py --body-model data/body_models \
+    python tools/make_synthetic_dataset.py --body-model data/body_models \\
         --out data/synthetic --num-train 500 --num-val 100
+
+Writes OUT/images/{train,val}/000000.jpg, ... and OUT/{train,val}.npz. The
+body-model folder is MMHuman3D's layout (``smpl/SMPL_NEUTRAL.pkl`` and
+optionally the male/female models, ``J_regressor_h36m.npy``), e.g. the
+one ``tools/make_mannequin.py`` writes.
 """
 import argparse
+import sys
+from pathlib import Path
 
-from pointhmr_mm.datasets.synthetic import write_split
+from pointhmr_mm.datasets.synthetic import (SPLIT_SEED_OFFSET, split_exists,
+                                            write_split)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument('--body-model', required=True,
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--body-model', required=True, type=Path,
                         help='folder with smpl/SMPL_NEUTRAL.pkl and '
                         'J_regressor_h36m.npy')
-    parser.add_argument('--out', required=True)
+    parser.add_argument('--out', required=True, type=Path)
     parser.add_argument('--num-train', type=int, default=500)
     parser.add_argument('--num-val', type=int, default=100)
     parser.add_argument('--image-size', type=int, default=256)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--overwrite', action='store_true')
-    args = parser.parse_args()
-    for split, num, seed in (('train', args.num_train, args.seed),
-                             ('val', args.num_val, args.seed + 1)):
+    parser.add_argument('--seed', type=int, default=0,
+                        help='val uses seed + 1')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace splits that already exist')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    splits = [(s, n) for s, n in (('train', args.num_train),
+                                  ('val', args.num_val)) if n > 0]
+    existing = [s for s, _ in splits if split_exists(args.out, s)]
+    if existing and not args.overwrite:  # refuse before rendering anything
+        print(f'{args.out}: split(s) {existing} exist; pass --overwrite to '
+              'replace them', file=sys.stderr)
+        return 1
+    for split, num in splits:
         path = write_split(args.out, split, num, args.body_model,
-                           args.image_size, seed, args.overwrite)
-        print(f'wrote {path}')
+                           args.image_size,
+                           args.seed + SPLIT_SEED_OFFSET[split],
+                           overwrite=args.overwrite)
+        print(f'wrote {path} ({num} samples)')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -1,21 +1,116 @@
+import importlib.util
+from pathlib import Path
+
+import cv2
 import numpy as np
+import pytest
+import torch
+from dataset_helpers import PIPELINE
 
 from pointhmr_mm.datasets import HumanDataDataset
-from pointhmr_mm.datasets.synthetic import write_split
+from pointhmr_mm.datasets.synthetic import (FOCAL_PER_SIDE,
+                                            ensure_synthetic_dataset,
+                                            random_pose, write_split)
+from pointhmr_mm.models.body_models import SMPL
+from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.utils.keypoints import H36M_TO_J14
+from pointhmr_mm.utils.safe_pickle import load_npz
+
+register_all_modules()
+SIZE = 64
+TOOL = Path(__file__).parents[2] / 'tools' / 'make_synthetic_dataset.py'
 
 
-def test_generated_split_reloads_and_is_consistent(tmp_path, mannequin_dir):
-    ann = write_split(tmp_path, 'train', 4, mannequin_dir, image_size=96,
-                      seed=0)
-    ds = HumanDataDataset(str(ann), data_prefix=dict(img=str(tmp_path)),
+@pytest.fixture(scope='module')
+def split(tmp_path_factory, mannequin_dir):
+    out = tmp_path_factory.mktemp('synthetic')
+    ann = write_split(out, 'val', 4, mannequin_dir, image_size=SIZE, seed=3)
+    return out, ann
+
+
+def test_reloads_with_consistent_labels(split):
+    out, ann = split
+    ds = HumanDataDataset(str(ann), data_prefix=dict(img=str(out)),
                           pipeline=[], bbox_scale=1.0)
     assert len(ds) == 4
+    focal = FOCAL_PER_SIDE * SIZE
     for i in range(4):
         info = ds.get_data_info(i)
-        kp = info['keypoints_2d']
-        half = info['bbox_size'] / 2 + 2.
-        assert (np.abs(kp[:, :2] - info['bbox_center']) <= half).all()
-        assert info['has_smpl'] == 1 and (kp[:, 2] == 1).all()
-    import cv2
-    img = cv2.imread(str(tmp_path / 'images' / 'train' / '000000.jpg'))
-    assert img.shape == (96, 96, 3) and img.std() > 5
+        kp2d, kp3d = info['keypoints_2d'], info['keypoints_3d']
+        assert (kp2d[:, 2] == 1).all() and (kp3d[:, 3] == 1).all()
+        # projected joints lie in the box of the projected mesh
+        half = info['bbox_size'] / 2 + 1e-3
+        assert (np.abs(kp2d[:, :2] - info['bbox_center']) <= half).all()
+        # the 2D labels are the 3D labels seen through the camera
+        proj = focal * kp3d[:, :2] / kp3d[:, 2:3] + SIZE / 2
+        np.testing.assert_allclose(kp2d[:, :2], proj, atol=1e-2)
+        assert info['has_smpl'] == 1
+        img = cv2.imread(info['img_path'])
+        assert img.shape == (SIZE, SIZE, 3) and img.std() > 5
+
+
+def test_smpl_labels_reproduce_the_joints(split, mannequin_dir):
+    out, ann = split
+    data = load_npz(ann)
+    smpl, genders = data['smpl'].item(), data['meta'].item()['gender']
+    assert data['keypoints3d'].shape == (4, 14, 4)  # stored compressed
+    ds = HumanDataDataset(str(ann), data_prefix=dict(img=str(out)),
+                          pipeline=[])
+    gender = dict(n='neutral', m='male', f='female')[genders[0]]
+    body = SMPL(str(mannequin_dir), gender=gender, joint_regressors=dict(
+        h36m=str(mannequin_dir / 'J_regressor_h36m.npy')))
+    with torch.no_grad():
+        posed = body(betas=torch.as_tensor(smpl['betas'][:1]),
+                     body_pose=torch.as_tensor(smpl['body_pose'][:1]).
+                     reshape(1, 69),
+                     global_orient=torch.as_tensor(smpl['global_orient'][:1]),
+                     transl=torch.as_tensor(smpl['transl'][:1]))
+    joints = posed['h36m'][0, list(H36M_TO_J14)].numpy()
+    np.testing.assert_allclose(ds.get_data_info(0)['keypoints_3d'][:, :3],
+                               joints, atol=1e-4)
+    assert ds.get_data_info(0)['gender'] == gender
+
+
+def test_val_split_goes_through_the_pipeline(split):
+    out, ann = split
+    ds = HumanDataDataset(str(ann), data_prefix=dict(img=str(out)),
+                          pipeline=PIPELINE, test_mode=True,
+                          eval_protocol='3dpw', dataset_name='synthetic')
+    sample = ds[1]['data_samples']
+    assert sample.eval_protocol == '3dpw' and float(sample.has_smpl) == 1
+    assert sample.gt_keypoints_2d[:, :2].abs().max() <= 1.
+
+
+def test_deterministic_and_refuses_to_overwrite(split, mannequin_dir,
+                                                tmp_path):
+    out, ann = split
+    again = write_split(tmp_path, 'val', 2, mannequin_dir, image_size=SIZE,
+                        seed=3)
+    first, second = load_npz(ann), load_npz(again)
+    np.testing.assert_array_equal(first['keypoints2d'][:2],
+                                  second['keypoints2d'])
+    assert (out / 'images/val/000001.jpg').read_bytes() == \
+        (tmp_path / 'images/val/000001.jpg').read_bytes()
+    with pytest.raises(FileExistsError, match='val.npz exists'):
+        write_split(tmp_path, 'val', 2, mannequin_dir, image_size=SIZE)
+    poses = np.stack([random_pose(np.random.default_rng(s))
+                      for s in range(50)])
+    assert (poses[:, 3 * 4] >= 0).all()  # knees bend one way only
+
+
+def test_ensure_and_tool(mannequin_dir, tmp_path):
+    paths = ensure_synthetic_dataset(tmp_path, mannequin_dir, num_train=2,
+                                     num_val=1, seed=0, image_size=SIZE)
+    stamp = paths['train'].stat().st_mtime_ns
+    ensure_synthetic_dataset(tmp_path, mannequin_dir, 2, 1, image_size=SIZE)
+    assert paths['train'].stat().st_mtime_ns == stamp  # kept, not redone
+    spec = importlib.util.spec_from_file_location('make_synthetic', TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    args = ['--body-model', str(mannequin_dir), '--out', str(tmp_path),
+            '--num-train', '1', '--num-val', '1', '--image-size', str(SIZE)]
+    assert tool.main(args) == 1  # both splits exist
+    assert paths['train'].stat().st_mtime_ns == stamp
+    assert tool.main(args + ['--overwrite']) == 0
+    assert len(load_npz(paths['train'])['image_path']) == 1
+    assert not (tmp_path / 'images/train/000001.jpg').exists()
