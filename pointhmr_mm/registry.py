@@ -65,3 +65,9 @@ VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS,
                        locations=['pointhmr_mm.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS,
                        locations=['pointhmr_mm.visualization'])
+
+# Runners (the project's Runner keeps RNG states and saves atomically).
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS  # noqa: E402
+
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS,
+                   locations=['pointhmr_mm.engine'])

@@ -1,7 +1,5 @@
 # PointHMR as released (PointHMR-HR32): HRNet-W32, taking the 56 px branch
 # (32 channels) and the 7 px branch (256 channels).
-default_scope = 'pointhmr_mm'
-
 num_vertices = 431  # coarse SMPL mesh
 num_joints = 14  # LSP-14
 embed_dims = 512

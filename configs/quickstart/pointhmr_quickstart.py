@@ -1,0 +1,88 @@
+# Quick start: PointHMR with a small HRNet, trained and evaluated on
+# synthetic renderings of the generated mannequin (no licensed asset).
+# Everything it needs is generated under data/quickstart on the first run.
+#   python tools/train.py configs/quickstart/pointhmr_quickstart.py
+_base_ = [
+    '../_base_/models/pointhmr_hrnet_w32.py',
+    '../_base_/default_runtime.py'
+]
+
+root = 'data/quickstart'
+body_model_dir = f'{root}/body_models'
+data_dir = f'{root}/synthetic'
+crop_size = 128
+mesh_levels = (600, 150)
+num_vertices = mesh_levels[-1]
+quickstart_assets = dict(
+    root=root, mannequin_vertices=1200, mesh_levels=mesh_levels,
+    num_train=1000, num_val=100, image_size=160)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmpretrain.HRNet',
+        extra=dict(
+            stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
+                        num_blocks=(1, ), num_channels=(16, )),
+            stage2=dict(num_modules=1, num_branches=2, block='BASIC',
+                        num_blocks=(1, 1), num_channels=(16, 32)),
+            stage3=dict(num_modules=1, num_branches=3, block='BASIC',
+                        num_blocks=(1, 1, 1), num_channels=(16, 32, 64)),
+            stage4=dict(num_modules=1, num_branches=4, block='BASIC',
+                        num_blocks=(1, 1, 1, 1),
+                        num_channels=(16, 32, 64, 128)))),
+    neck=dict(in_channels=(16, 128), num_vertices=num_vertices,
+              embed_dims=64, num_heatmap_blocks=1, num_target_blocks=1),
+    head=dict(
+        mesh_sampler=dict(filename=f'{body_model_dir}/mesh_downsampling.npz'),
+        in_channels=64, position_dims=32, num_grid_tokens=16,
+        embed_dims=(96, 96, 64, 64), ffn_dims=(128, 128, 128, 128),
+        num_layers=(1, 1, 1, 1), dropout=0.),
+    body_model=dict(
+        model_path=f'{body_model_dir}/smpl',
+        joint_regressors=dict(h36m=f'{body_model_dir}/J_regressor_h36m.npy')),
+    test_cfg=dict(output_heatmaps=True))
+
+train_pipeline = [
+    dict(type='LoadMeshImage'),
+    dict(type='MeshRandomAugParams', rot_std=10., scale_std=0.1),
+    dict(type='MeshAffineCrop', crop_size=crop_size),
+    dict(type='MeshRandomFlip'),
+    dict(type='MeshPixelNoise'),
+    dict(type='PackMeshInputs'),
+]
+val_pipeline = [
+    dict(type='LoadMeshImage'),
+    dict(type='MeshRandomAugParams', test_mode=True),
+    dict(type='MeshAffineCrop', crop_size=crop_size),
+    dict(type='PackMeshInputs'),
+]
+train_dataloader = dict(
+    batch_size=16, num_workers=1, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type='HumanDataDataset', ann_file=f'{data_dir}/train.npz',
+                 data_prefix=dict(img=data_dir), dataset_name='synthetic',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=25, num_workers=1, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='HumanDataDataset', ann_file=f'{data_dir}/val.npz',
+                 data_prefix=dict(img=data_dir), dataset_name='synthetic',
+                 eval_protocol='3dpw', test_mode=True,
+                 pipeline=val_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='MeshMetric')
+test_evaluator = val_evaluator
+
+max_epochs = 6
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.))
+param_scheduler = [
+    dict(type='MultiStepLR', by_epoch=True, milestones=[4], gamma=0.1)
+]
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=2)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(max_keep_ckpts=2),
+    visualization=dict(type='MeshVisualizationHook', max_samples=4))
