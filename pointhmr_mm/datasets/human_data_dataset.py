@@ -138,6 +138,11 @@ class HumanDataDataset(BaseMeshDataset):
                              f'{bbox.shape}, expected (N, 4) or (N, 5)')
         check_finite(bbox, 'bbox_xywh', source)
         xy, wh = bbox[:, :2], bbox[:, 2:4]
+        empty = np.flatnonzero(wh.max(1) <= 0)
+        if empty.size:
+            raise ValueError(f"{source}: key 'bbox_xywh' has an empty box "
+                             f'at sample {int(empty[0])} ({empty.size} '
+                             'samples in all)')
         return xy + wh / 2, wh.max(1) * self.bbox_scale
 
     def _keypoints(self, data: Dict, key: str, channels: int, count: int,

@@ -226,6 +226,9 @@ class MetroTSVDataset(BaseMeshDataset):
                                                            np.float32))
         center = self._array(person, 'center', (2, ), where)
         scale = self._array(person, 'scale', (None, ), where)
+        if not scale.size or scale.max() <= 0:
+            raise ValueError(f"{where}: 'scale' must be positive, got "
+                             f'{scale.tolist()}')
         if not has_2d:
             j2d[:, 2] = 0.
         if not has_3d:

@@ -109,6 +109,12 @@ def test_nan_names_sample_and_key(tmp_path):
     with pytest.raises(ValueError, match="key 'bbox_xywh' has NaN/inf at "
                        'sample 1'):
         build(path, tmp_path)
+    bbox[1, 0] = 0.
+    bbox[2, 2:4] = 0.
+    path = write_human_data(tmp_path / 'empty.npz', bbox_xywh=bbox)
+    with pytest.raises(ValueError, match='empty.npz: .* empty box at '
+                       'sample 2'):
+        build(path, tmp_path)
 
 
 def test_bad_arguments(tmp_path):

@@ -83,6 +83,13 @@ def test_bad_rows_name_file_and_row(tmp_path):
     with pytest.raises(ValueError, match=r"row 0: key '2d_joints' has "
                        r'shape \(17, 3\)'):
         ds.get_data_info(0)
+    person = metro_person(0)
+    person['scale'] = 0.
+    (tmp_path / 's').mkdir()
+    ds = MetroTSVDataset(str(write_metro(
+        tmp_path / 's', count=1, people=[person])), pipeline=[])
+    with pytest.raises(ValueError, match="row 0: 'scale' must be positive"):
+        ds.get_data_info(0)
     (tmp_path / 'k').mkdir()
     ds = MetroTSVDataset(str(write_metro(
         tmp_path / 'k', img_keys=['img0', 'other', 'img2'])), pipeline=[])
