@@ -1,0 +1,85 @@
+"""The demo on a real photograph and the ONNX export, as a user runs
+them."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+ROOT = Path(__file__).parents[2]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, *map(str, args)],
+                          capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+
+
+def test_demo_writes_every_output(tiny_checkpoint, tmp_path):
+    config, ckpt = tiny_checkpoint
+    images = tmp_path / 'images'
+    images.mkdir()
+    cv2.imwrite(str(images / 'astronaut.jpg'), data.astronaut()[..., ::-1])
+    (images / 'broken.jpg').write_bytes(b'not an image')
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps({'astronaut.jpg': [[120, 10, 420, 510],
+                                                   [900, 900, 950, 990]]}))
+    out = tmp_path / 'out'
+    result = run(ROOT / 'tools' / 'demo.py', config, ckpt, images,
+                 '--out-dir', out, '--bbox-file', boxes)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'broken.jpg' in log and 'outside' in log
+    overlay = cv2.imread(str(out / 'astronaut_overlay.jpg'))
+    assert overlay.shape == (512, 512, 3)
+    side = cv2.imread(str(out / 'astronaut_side.jpg'))
+    assert side is not None and side.std() > 0
+    mesh = (out / 'astronaut_person0.obj').read_text()
+    assert mesh.count('\nv ') + mesh.startswith('v ') > 100
+    assert not (out / 'astronaut_person1.obj').exists()
+    info = json.loads((out / 'astronaut.json').read_text())
+    person = info['people'][0]
+    assert np.array(person['keypoints_2d']).shape == (14, 2)
+    assert len(person['camera']) == 3
+
+
+def test_demo_on_video_and_empty_folder(tiny_checkpoint, tmp_path):
+    config, ckpt = tiny_checkpoint
+    video = tmp_path / 'clip.mp4'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'),
+                             5, (64, 48))
+    for i in range(3):
+        writer.write(np.full((48, 64, 3), 60 * i, np.uint8))
+    writer.release()
+    out = tmp_path / 'out'
+    result = run(ROOT / 'tools' / 'demo.py', config, ckpt, video,
+                 '--out-dir', out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    arrays = np.load(out / 'clip.npz')
+    assert arrays['vertices'].shape[0] == 3
+    assert cv2.VideoCapture(str(out / 'clip_overlay.mp4')).isOpened()
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    result = run(ROOT / 'tools' / 'demo.py', config, ckpt, empty)
+    assert result.returncode != 0 and 'no images' in result.stderr
+
+
+def test_onnx_matches_pytorch(tiny_checkpoint, tmp_path):
+    ort = pytest.importorskip('onnxruntime')
+    sys.path.insert(0, str(ROOT / 'tools' / 'deploy'))
+    from export_onnx import export
+    config, ckpt = tiny_checkpoint
+    wrapper, size = export(str(config), str(ckpt), tmp_path / 'tiny.onnx')
+    session = ort.InferenceSession(str(tmp_path / 'tiny.onnx'))
+    for batch in (1, 3):  # the batch axis is dynamic
+        image = torch.rand(batch, 3, size, size) * 255
+        with torch.no_grad():
+            expected = wrapper(image)
+        got = session.run(None, {'image': image.numpy()})
+        for e, g in zip(expected, got):
+            np.testing.assert_allclose(g, e.numpy(), atol=1e-4, rtol=1e-4)
