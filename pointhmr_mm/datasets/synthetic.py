@@ -173,6 +173,8 @@ class SyntheticRenderer:
                 continue  # this folder lacks that gender: not drawn
             self.bodies[gender] = SMPL(str(body_model_dir), gender=gender,
                                        joint_regressors=regressor)
+        self.templates = {g: b.v_template.numpy()
+                          for g, b in self.bodies.items()}
         self.size = image_size
         self.focal = FOCAL_PER_SIDE * image_size
 
@@ -218,7 +220,9 @@ class SyntheticRenderer:
         drawn = renderer.render(
             screen, self.bodies[gender].faces.numpy(),
             image=random_background(rng, self.size),
-            normal_vertices=verts_cam, **look)
+            normal_vertices=verts_cam,
+            vertex_colors=vertex_colours(self.templates[gender], rng),
+            **look)
         lo = np.clip(screen[:, :2].min(0), 0, self.size)
         hi = np.clip(screen[:, :2].max(0), 0, self.size)
         ones = np.ones((len(joints_cam), 1))

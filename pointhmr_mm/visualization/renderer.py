@@ -252,7 +252,9 @@ class MeshRenderer:
                light_color: Optional[Sequence[float]] = None,
                alpha: float = 1.0,
                normal_vertices: Optional[ArrayList] = None,
-               smooth: Optional[bool] = None) -> Dict[str, np.ndarray]:
+               smooth: Optional[bool] = None,
+               vertex_colors: Optional[np.ndarray] = None
+               ) -> Dict[str, np.ndarray]:
         """Draw one or several meshes, z-buffered together.
 
         Args:
@@ -272,6 +274,9 @@ class MeshRenderer:
                 like xy) but not after ``perspective_to_screen`` (xy in
                 pixels, z in metres): pass the camera-frame vertices then.
             smooth: Overrides the renderer's smooth/flat shading.
+            vertex_colors: Optional (N_total, 3) RGB in [0, 1] per vertex
+                (all meshes' vertices in order), interpolated across
+                faces; replaces ``color``.
 
         Returns:
             dict: ``image`` (H, W, 3) BGR uint8, ``mask`` (H, W) bool where
@@ -283,6 +288,11 @@ class MeshRenderer:
         verts, tris, mesh_of_face = self._merge(vertices, faces)
         num_meshes = len(_as_list(vertices, _is_one_mesh))
         colors = _colors(color, num_meshes)
+        if vertex_colors is not None:
+            vertex_colors = np.asarray(vertex_colors, dtype=np.float64)
+            if vertex_colors.shape != verts.shape:
+                raise ValueError(f'vertex_colors must be {verts.shape}, got '
+                                 f'{vertex_colors.shape}')
         out = self._canvas(image)
         face_id, bary, depth = rasterize(verts, tris, self.height,
                                          self.width)
@@ -297,7 +307,12 @@ class MeshRenderer:
             shade = self._shade(normal_src, tris, face_id[mask], bary[mask],
                                 light, normal_vertices is not None,
                                 self.smooth if smooth is None else smooth)
-            rgb = colors[mesh_of_face[face_id[mask]]] * (
+            if vertex_colors is None:
+                base = colors[mesh_of_face[face_id[mask]]]
+            else:  # barycentric interpolation of the corner colours
+                corners = vertex_colors[tris[face_id[mask]]]
+                base = (bary[mask][..., None] * corners).sum(1)
+            rgb = base * (
                 self.ambient + self.diffuse * shade[:, None] * light_color)
             drawn = 255. * rgb[:, ::-1]  # RGB -> BGR
             out[mask] = np.clip(alpha * drawn + (1. - alpha) * out[mask] +

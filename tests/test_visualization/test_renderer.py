@@ -193,3 +193,19 @@ def test_weak_perspective_and_side_view():
         weak_perspective_to_screen(verts, (1., 0.), 100)
     with pytest.raises(ValueError, match='crop_to_image'):
         weak_perspective_to_screen(verts, (1., 0., 0.), 100, np.eye(3))
+
+
+def test_vertex_colours_are_interpolated():
+    from pointhmr_mm.visualization import MeshRenderer
+    verts = np.array([[0., 0., 1.], [20., 0., 1.], [20., 20., 1.],
+                      [0., 20., 1.]])
+    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    colours = np.array([[1., 0., 0.], [1., 0., 0.], [0., 0., 1.],
+                        [0., 0., 1.]])  # red at the top, blue at the bottom
+    renderer = MeshRenderer(20, ambient=1., diffuse=0.)
+    img = renderer.render(verts, faces, vertex_colors=colours)['image']
+    assert img[1, 10, 2] > 200 and img[1, 10, 0] < 40  # BGR: red row
+    assert img[18, 10, 0] > 200 and img[18, 10, 2] < 40
+    assert 80 < img[10, 10, 2] < 180  # halfway: a mix
+    with pytest.raises(ValueError, match='vertex_colors'):
+        renderer.render(verts, faces, vertex_colors=colours[:3])
