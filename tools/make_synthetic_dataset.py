@@ -27,6 +27,9 @@ def parse_args(argv=None):
     parser.add_argument('--image-size', type=int, default=256)
     parser.add_argument('--seed', type=int, default=0,
                         help='val uses seed + 1')
+    parser.add_argument('--max-heading-deg', type=float, default=180.,
+                        help='people turn at most this far from facing '
+                        'the camera')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace splits that already exist')
     return parser.parse_args(argv)
@@ -45,7 +48,8 @@ def main(argv=None) -> int:
         path = write_split(args.out, split, num, args.body_model,
                            args.image_size,
                            args.seed + SPLIT_SEED_OFFSET[split],
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite,
+                           max_heading_deg=args.max_heading_deg)
         print(f'wrote {path} ({num} samples)')
     return 0
 

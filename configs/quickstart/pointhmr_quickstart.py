@@ -15,7 +15,8 @@ mesh_levels = (600, 150)
 num_vertices = mesh_levels[-1]
 quickstart_assets = dict(
     root=root, mannequin_vertices=1200, mesh_levels=mesh_levels,
-    num_train=1000, num_val=100, image_size=160)
+    num_train=1000, num_val=100, image_size=160,
+    max_heading_deg=45.)  # mostly facing the camera, like most photos
 
 model = dict(
     backbone=dict(

@@ -69,10 +69,12 @@ SHAPE_COMPONENTS = 10
 AMBIENT_RANGE, DIFFUSE_RANGE = (0.15, 0.5), (0.4, 0.9)
 
 
-def random_pose(rng: np.random.Generator) -> np.ndarray:
+def random_pose(rng: np.random.Generator,
+                max_heading_deg: float = 180.) -> np.ndarray:
     """(72,) SMPL axis-angle: each joint within :data:`JOINT_LIMITS`
     (others within :data:`SMALL`); the root turned to the camera frame,
-    upright up to a small tilt, with any heading."""
+    upright up to a small tilt, heading within +-``max_heading_deg`` of
+    facing the camera."""
     pose = np.zeros((NUM_SMPL_JOINTS, 3))
     for joint in range(1, NUM_SMPL_JOINTS):
         lo, hi = np.asarray(JOINT_LIMITS.get(joint, SMALL)).T
@@ -82,7 +84,8 @@ def random_pose(rng: np.random.Generator) -> np.ndarray:
         pose[joint] = np.clip(rng.normal(centre, (hi - lo) / 4), lo, hi)
     tilt = np.clip(rng.normal(0., TILT_STD, 2), -MAX_TILT, MAX_TILT)
     heading = roma.rotvec_to_rotmat(torch.tensor(
-        [tilt[0], rng.uniform(-np.pi, np.pi), tilt[1]], dtype=torch.float64))
+        [tilt[0], np.deg2rad(max_heading_deg) * rng.uniform(-1, 1), tilt[1]],
+        dtype=torch.float64))
     to_camera = roma.rotvec_to_rotmat(torch.tensor([np.pi, 0., 0.],
                                                    dtype=torch.float64))
     pose[0] = roma.rotmat_to_rotvec(to_camera @ heading).numpy()
@@ -158,7 +161,9 @@ class SyntheticRenderer:
         image_size: Side of the square images, pixels.
     """
 
-    def __init__(self, body_model_dir: PathLike, image_size: int):
+    def __init__(self, body_model_dir: PathLike, image_size: int,
+                 max_heading_deg: float = 180.):
+        self.max_heading_deg = max_heading_deg
         body_model_dir = Path(body_model_dir)
         if image_size < 16:
             raise ValueError(f'image_size must be >= 16, got {image_size}')
@@ -203,7 +208,8 @@ class SyntheticRenderer:
     def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
         """One rendered image and its labels (LSP-14, camera frame)."""
         gender = list(self.bodies)[rng.integers(len(self.bodies))]
-        pose, betas = random_pose(rng), random_betas(rng)
+        pose = random_pose(rng, self.max_heading_deg)
+        betas = random_betas(rng)
         with torch.no_grad():
             out = self.bodies[gender](betas=torch.from_numpy(betas)[None],
                                       pose=torch.from_numpy(pose)[None])
@@ -278,7 +284,8 @@ def split_exists(out_dir: PathLike, split: str) -> bool:
 
 def write_split(out_dir: PathLike, split: str, num: int,
                 body_model_dir: PathLike, image_size: int = 256,
-                seed: int = 0, overwrite: bool = False) -> Path:
+                seed: int = 0, overwrite: bool = False,
+                max_heading_deg: float = 180.) -> Path:
     """Render ``num`` samples to ``out_dir/images/<split>/000000.jpg``, ...
     and write ``out_dir/<split>.npz`` (HumanData). Sample ``i`` depends
     only on ``(seed, i)``.
@@ -299,7 +306,7 @@ def write_split(out_dir: PathLike, split: str, num: int,
     for path in old:  # only the generator's own file names
         path.unlink()
     img_dir.mkdir(parents=True, exist_ok=True)
-    maker = SyntheticRenderer(body_model_dir, image_size)
+    maker = SyntheticRenderer(body_model_dir, image_size, max_heading_deg)
     threads = torch.get_num_threads()
     # one small mesh per call: thread hand-offs cost more than the maths
     # (measured 4x slower with 2 threads on a loaded 2-core machine)
@@ -321,7 +328,9 @@ def write_split(out_dir: PathLike, split: str, num: int,
 
 def ensure_synthetic_dataset(out_dir: PathLike, body_model_dir: PathLike,
                              num_train: int, num_val: int, seed: int = 0,
-                             image_size: int = 256) -> Dict[str, Path]:
+                             image_size: int = 256,
+                             max_heading_deg: float = 180.
+                             ) -> Dict[str, Path]:
     """Generate the train and val splits that are absent; keep the others.
 
     Returns:
@@ -335,14 +344,16 @@ def ensure_synthetic_dataset(out_dir: PathLike, body_model_dir: PathLike,
                       logger='current')
         else:
             write_split(out_dir, split, num, body_model_dir, image_size,
-                        seed + SPLIT_SEED_OFFSET[split], overwrite=True)
+                        seed + SPLIT_SEED_OFFSET[split], overwrite=True,
+                        max_heading_deg=max_heading_deg)
         paths[split] = ann
     return paths
 
 
 def ensure_quickstart_assets(root: PathLike, mannequin_vertices: int,
                              mesh_levels, num_train: int, num_val: int,
-                             image_size: int = 256, seed: int = 0) -> None:
+                             image_size: int = 256, seed: int = 0,
+                             max_heading_deg: float = 180.) -> None:
     """The quick start's mannequin, its mesh hierarchy and the synthetic
     splits under ``root``, each made only if absent."""
     from pointhmr_mm.models.body_models.mannequin import make_mannequin_files
@@ -358,4 +369,4 @@ def ensure_quickstart_assets(root: PathLike, mannequin_vertices: int,
         build_mesh_sampler(body.v_template.numpy(), body.faces.numpy(),
                            mesh_levels).save(str(sampler))
     ensure_synthetic_dataset(root / 'synthetic', body_dir, num_train,
-                             num_val, seed, image_size)
+                             num_val, seed, image_size, max_heading_deg)
