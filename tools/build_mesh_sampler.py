@@ -5,9 +5,12 @@
 
 BODY_MODEL is any path the SMPL loader accepts (a file or a folder). The
 output uses GraphCMR's npz layout, so it loads like the file METRO ships.
+The vertex counts in --levels are met exactly.
 """
 import argparse
-import os.path as osp
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
 
 from mmengine.logging import print_log
 
@@ -15,26 +18,43 @@ from pointhmr_mm.models.body_models import SMPL
 from pointhmr_mm.models.utils import build_mesh_sampler
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Build a mesh hierarchy (mesh_downsampling.npz) for a '
+        'body model.')
     parser.add_argument('body_model', help='SMPL-format file or folder')
     parser.add_argument('--levels', type=int, nargs='+', required=True,
-                        help='vertex counts of the coarser levels')
+                        help='exact vertex counts of the coarser levels, '
+                        'decreasing (SMPL: 1723 431)')
     parser.add_argument('-o', '--out', required=True, help='output .npz')
-    parser.add_argument('--gender', default='neutral')
-    parser.add_argument('--overwrite', action='store_true')
-    args = parser.parse_args()
-    if osp.exists(args.out) and not args.overwrite:
-        raise FileExistsError(f'{args.out} exists; pass --overwrite')
+    parser.add_argument('--gender', default='neutral',
+                        help='which model file of a folder to use')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace OUT if it exists')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    # Refuse before any work, so a long build never ends in a refusal.
+    if out.exists() and not args.overwrite:
+        print(f'{out} exists; pass --overwrite to replace it',
+              file=sys.stderr)
+        return 1
+    if not out.parent.is_dir():
+        print(f'{out.parent}: no such folder', file=sys.stderr)
+        return 1
     body = SMPL(args.body_model, gender=args.gender)
     print_log(f'{body.model_file}: {body.num_vertices} vertices; building '
               f'levels {args.levels}', logger='current')
     sampler = build_mesh_sampler(body.v_template.numpy(), body.faces.numpy(),
-                                 args.levels)
-    sampler.save(args.out)
-    print_log(f'wrote {args.out} with levels {sampler.num_vertices}',
+                                 args.levels, progress=True)
+    sampler.save(out)
+    print_log(f'wrote {out} with levels {sampler.num_vertices}',
               logger='current')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -7,6 +7,15 @@ import roma
 import torch
 from torch import Tensor
 
+# Guards the Procrustes scale against an all-equal (zero-spread) prediction.
+MIN_SPREAD = 1e-12
+
+
+def _check_points(name: str, points: Tensor) -> None:
+    if points.dim() != 3 or points.shape[-1] != 3:
+        raise ValueError(f'{name} must be (B, N, 3), got '
+                         f'{tuple(points.shape)}')
+
 
 def axis_angle_to_matrix(axis_angle: Tensor) -> Tensor:
     """(..., 3) axis-angle (radians) -> (..., 3, 3) rotation matrices."""
@@ -25,6 +34,9 @@ def rot6d_to_matrix(rot6d: Tensor) -> Tensor:
     row-major as a (3, 2) array (Zhou et al. 2019, HMR 2.0); Gram-Schmidt
     orthonormalises them.
     """
+    if rot6d.shape[-1] != 6:
+        raise ValueError(f'rot6d must be (..., 6), got {tuple(rot6d.shape)}')
+    # (..., 6) -> (..., 3, 2): row i holds (R[i, 0], R[i, 1])
     return roma.special_gramschmidt(rot6d.reshape(*rot6d.shape[:-1], 3, 2))
 
 
@@ -45,6 +57,11 @@ def weak_perspective_projection(points: Tensor, camera: Tensor) -> Tensor:
         Tensor: (B, N, 2), in [-1, 1] crop coordinates for points that
         land in the crop.
     """
+    _check_points('points', points)
+    if camera.shape != (points.shape[0], 3):
+        raise ValueError(f'camera must be (B, 3) = (s, tx, ty) with B = '
+                         f'{points.shape[0]}, got {tuple(camera.shape)}')
+    # (B, 3) -> (B, 1, 1) scale and (B, 1, 2) translation
     scale, trans = camera[:, None, :1], camera[:, None, 1:]
     return scale * (points[..., :2] + trans)
 
@@ -60,6 +77,10 @@ def similarity_procrustes(pred: Tensor, gt: Tensor) -> Tensor:
     Returns:
         Tensor: (B, N, 3) aligned ``pred``.
     """
+    _check_points('pred', pred)
+    if gt.shape != pred.shape:
+        raise ValueError(f'gt must match pred {tuple(pred.shape)}, got '
+                         f'{tuple(gt.shape)}')
     mu_pred, mu_gt = pred.mean(1, keepdim=True), gt.mean(1, keepdim=True)
     x, y = pred - mu_pred, gt - mu_gt
     # (B, 3, 3) cross-covariance; SVD gives the optimal rotation.
@@ -69,5 +90,22 @@ def similarity_procrustes(pred: Tensor, gt: Tensor) -> Tensor:
     fix = torch.ones_like(s)
     fix[:, -1] = sign
     rot = u @ torch.diag_embed(fix) @ vh
-    scale = (s * fix).sum(1) / x.pow(2).sum((1, 2)).clamp_min(1e-12)
+    scale = (s * fix).sum(1) / x.pow(2).sum((1, 2)).clamp_min(MIN_SPREAD)
     return scale[:, None, None] * x @ rot + mu_gt
+
+
+def mpjpe(pred: Tensor, gt: Tensor) -> Tensor:
+    """Mean per-joint position error per sample.
+
+    Args:
+        pred: (B, N, 3).
+        gt: (B, N, 3), same units as ``pred``.
+
+    Returns:
+        Tensor: (B,) mean Euclidean distance, in the input's units.
+    """
+    _check_points('pred', pred)
+    if gt.shape != pred.shape:
+        raise ValueError(f'gt must match pred {tuple(pred.shape)}, got '
+                         f'{tuple(gt.shape)}')
+    return (pred - gt).norm(dim=-1).mean(-1)

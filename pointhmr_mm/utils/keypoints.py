@@ -6,13 +6,14 @@ LSP14_NAMES = ('right_ankle', 'right_knee', 'right_hip', 'left_hip',
                'left_knee', 'left_ankle', 'right_wrist', 'right_elbow',
                'right_shoulder', 'left_shoulder', 'left_elbow', 'left_wrist',
                'neck', 'head_top')
-# Output order of the 17-joint H36M regressors (pelvis first).
+# Output order of the 17-joint H36M regressors (pelvis first). METRO names
+# index 8 'Neck' and 9 'Nose'; it is the joint LSP-14 calls neck.
 H36M17_NAMES = ('pelvis', 'right_hip', 'right_knee', 'right_ankle',
                 'left_hip', 'left_knee', 'left_ankle', 'spine', 'thorax',
                 'neck', 'head_top', 'left_shoulder', 'left_elbow',
                 'left_wrist', 'right_shoulder', 'right_elbow',
                 'right_wrist')
-# Picks LSP-14 out of H36M-17 (METRO's H36M_J17_TO_J14).
+# Picks LSP-14 out of H36M-17 (METRO's H36M_J17_TO_J14); LSP neck <- 8.
 H36M_TO_J14 = (3, 2, 1, 4, 5, 6, 16, 15, 14, 11, 12, 13, 8, 10)
 # METRO's 24-joint label list -> LSP-14; index 14 of that list is Pelvis.
 J24_TO_J14 = tuple(range(13)) + (18, )

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 import torch
 
 from pointhmr_mm.models.utils import MeshSampler
+from pointhmr_mm.registry import TASK_UTILS
 
 
 @pytest.fixture(scope='module')
@@ -107,3 +108,108 @@ def test_broken_files_are_reported(tmp_path, sampler):
         MeshSampler(str(tmp_path / 'nokeys.npz'))
     with pytest.raises(ValueError, match='exactly one'):
         MeshSampler()
+
+
+def with_changed(sampler, key, level, matrix):
+    mats = sampler.matrices()
+    mats[key][level] = matrix
+    return mats
+
+
+def test_bad_matrices_name_key_and_level(sampler):
+    mats = sampler.matrices()
+    up = mats['U'][1].tolil()
+    up[0, :4] = 0.25  # four parents: not a point on one triangle
+    with pytest.raises(ValueError, match="key 'U' level 1 must have 1 to 3"):
+        MeshSampler(matrices=with_changed(sampler, 'U', 1, up.tocsr()))
+    up = mats['U'][0].tolil()
+    up[5] = 0
+    with pytest.raises(ValueError, match="key 'U' level 0 must have 1 to 3"):
+        MeshSampler(matrices=with_changed(sampler, 'U', 0, up.tocsr()))
+    up = mats['U'][0] * 2.
+    with pytest.raises(ValueError, match="key 'U' level 0 rows must sum"):
+        MeshSampler(matrices=with_changed(sampler, 'U', 0, up))
+    adj = mats['A'][2].tolil()
+    adj[0, 5] = 1. - adj[0, 5]  # one direction only
+    with pytest.raises(ValueError, match="key 'A' level 2 must be symm"):
+        MeshSampler(matrices=with_changed(sampler, 'A', 2, adj.tocsr()))
+    adj = mats['A'][1] + sp.eye(mats['A'][1].shape[0])
+    with pytest.raises(ValueError, match="key 'A' level 1 must have no self"):
+        MeshSampler(matrices=with_changed(sampler, 'A', 1, adj))
+    with pytest.raises(ValueError, match="key 'D' level 0 is"):
+        MeshSampler(matrices=with_changed(sampler, 'D', 0, mats['D'][1]))
+    faces = mats['F'][2].copy()
+    faces[0, 0] = sampler.num_vertices[2]
+    with pytest.raises(ValueError, match="key 'F' level 2 indexes outside"):
+        MeshSampler(matrices=with_changed(sampler, 'F', 2, faces))
+    mats['U'] = mats['U'][:1]
+    with pytest.raises(ValueError, match='one U and one D per level'):
+        MeshSampler(matrices=mats)
+
+
+def test_construction_api_and_buffers(sampler):
+    mats = sampler.matrices()
+    again = MeshSampler.from_matrices(mats['A'], mats['U'], mats['D'],
+                                      mats['F'])
+    assert again.num_vertices == sampler.num_vertices
+    assert sampler.num_vertices[1:] == [300, 150]
+    for level in range(2):
+        assert sampler.faces(level).shape[1] == 3
+    # topology comes from the file, never from checkpoints
+    assert sampler.state_dict() == {}
+    names = dict(sampler.named_buffers())
+    assert names['down_index_1'].shape == (150, )
+    assert names['up_index_0'].shape == names['up_weight_0'].shape
+    assert names['up_index_0'].shape[0] == sampler.num_vertices[0]
+    no_faces = MeshSampler.from_matrices(mats['A'], mats['U'], mats['D'])
+    with pytest.raises(KeyError, match="no faces"):
+        no_faces.faces(0)
+
+
+def test_builds_from_registry(mesh_sampler_file):
+    built = TASK_UTILS.build(
+        dict(type='MeshSampler', filename=str(mesh_sampler_file)))
+    assert isinstance(built, MeshSampler)
+
+
+def test_shapes_and_bad_arguments(sampler):
+    num = sampler.num_vertices[0]
+    full = torch.randn(2, num, 4)
+    assert sampler.downsample(full).shape == (2, 150, 4)
+    assert sampler.downsample(full, 0, 1).shape == (2, 300, 4)
+    assert sampler.downsample(full[0]).shape == (150, 4)
+    coarse = torch.randn(150, 4, dtype=torch.float64)
+    assert sampler.upsample(coarse, -1, 1).shape == (300, 4)
+    assert sampler.upsample(coarse).dtype == torch.float64
+    with pytest.raises(ValueError, match=rf'x must be \(B, {num}, C\)'):
+        sampler.downsample(torch.randn(2, 300, 4))
+    with pytest.raises(ValueError, match='coarser to a finer'):
+        sampler.upsample(full, 0, 2)
+    with pytest.raises(ValueError, match='finer to a coarser'):
+        sampler.downsample(coarse, 2, 0)
+    with pytest.raises(IndexError, match='level 3 out of range'):
+        sampler.adjacency(3)
+    with pytest.raises(ValueError, match='hops must be an int >= 0'):
+        sampler.khop_mask(-1, -1)
+
+
+def test_khop_mask_matches_matrix_powers(sampler):
+    adj = sampler.adjacency(1).toarray() > 0
+    reach = np.eye(len(adj), dtype=bool)
+    step = adj | reach
+    for hops in range(4):
+        assert np.array_equal(sampler.khop_mask(1, hops).numpy(), reach)
+        reach = (reach.astype(np.int64) @ step.astype(np.int64)) > 0
+
+
+def test_save_round_trip_to_exact_path(tmp_path, sampler):
+    path = tmp_path / 'hierarchy.bin'  # no .npz suffix gets appended
+    sampler.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['hierarchy.bin']
+    loaded = MeshSampler(path)
+    x = torch.randn(2, 150, 3)
+    torch.testing.assert_close(loaded.upsample(x), sampler.upsample(x))
+    assert torch.equal(loaded.khop_mask(-1, 3), sampler.khop_mask(-1, 3))
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ['A.npy', 'D.npy', 'F.npy',
+                                              'U.npy']
