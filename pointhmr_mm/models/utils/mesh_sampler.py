@@ -186,6 +186,10 @@ class MeshSampler(nn.Module):
         return level % num
 
     def _check_vertices(self, x: Tensor, level: int) -> None:
+        if torch.jit.is_tracing():
+            # Export traces shapes as tensors; the check ran when the
+            # model was built and tested, and would only add a warning.
+            return
         num = self.num_vertices[level]
         if x.dim() not in (2, 3) or x.shape[-2] != num:
             raise ValueError(f'x must be (B, {num}, C) or ({num}, C) for '
