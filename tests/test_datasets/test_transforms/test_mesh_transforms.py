@@ -1,114 +1,221 @@
-import cv2
 import numpy as np
 import pytest
 import torch
 
-from pointhmr_mm.datasets.transforms import (LoadMeshImage, MeshAffineCrop,
-                                             MeshPixelNoise,
+from pointhmr_mm.datasets.transforms import (MeshAffineCrop, MeshPixelNoise,
                                              MeshRandomAugParams,
-                                             MeshRandomFlip, PackMeshInputs,
-                                             flip_smpl_pose)
+                                             MeshRandomFlip,
+                                             camera_z_rotation,
+                                             flip_keypoints, flip_smpl_pose)
+from pointhmr_mm.registry import TRANSFORMS
 from pointhmr_mm.utils.geometry import axis_angle_to_matrix
+from pointhmr_mm.utils.keypoints import SMPL24_FLIP_PERM
+
+CENTER, FOCAL, BOX = np.array([120., 90.]), 100., 160.
+MIRROR = np.array([-1., 1., 1.])
 
 
 def labelled_sample(rotation=0., flip=False, seed=0):
-    """2D keypoints that are an orthographic projection of the 3D ones."""
+    """2D keypoints that are an orthographic projection (about the box
+    centre, ``FOCAL`` px per metre) of the 3D ones."""
     rng = np.random.default_rng(seed)
     kp3d = np.concatenate([rng.normal(size=(14, 3)) * 0.3,
                            np.ones((14, 1))], 1).astype(np.float32)
-    center, focal = np.array([120., 90.]), 100.
-    kp2d = np.concatenate([center + focal * kp3d[:, :2], np.ones((14, 1))],
+    kp2d = np.concatenate([CENTER + FOCAL * kp3d[:, :2], np.ones((14, 1))],
                           1).astype(np.float32)
     return dict(img=rng.integers(0, 255, (200, 240, 3), dtype=np.uint8),
-                bbox_center=center, bbox_size=160., rotation=rotation,
+                bbox_center=CENTER.copy(), bbox_size=BOX, rotation=rotation,
                 flip=flip, scale=1., keypoints_2d=kp2d, keypoints_3d=kp3d,
                 smpl_pose=rng.normal(size=72).astype(np.float32) * 0.3,
                 smpl_betas=np.zeros(10, np.float32), has_smpl=1.,
-                sample_idx=3)
+                sample_idx=3, img_path='a.jpg')
 
 
-def test_load_errors_name_file_and_sample(tmp_path):
-    with pytest.raises(FileNotFoundError, match='missing.jpg.*sample 7'):
-        LoadMeshImage()(dict(img_path=str(tmp_path / 'missing.jpg'),
-                             sample_idx=7))
-    bad = tmp_path / 'bad.jpg'
-    bad.write_bytes(b'\xff\xd8 not really a jpeg')
-    with pytest.raises(ValueError, match='bad.jpg'):
-        LoadMeshImage()(dict(img_path=str(bad), sample_idx=1))
-    ok, buf = cv2.imencode('.png', np.full((5, 6, 3), 9, np.uint8))
-    out = LoadMeshImage()(dict(img_bytes=buf.tobytes(), img_path='x#0'))
-    assert out['img'].shape == (5, 6, 3) and out['ori_shape'] == (5, 6)
+def to_crop_px(matrix, xy):
+    return xy @ np.asarray(matrix)[:, :2].T + np.asarray(matrix)[:, 2]
+
+
+@pytest.mark.parametrize('name', ['MeshRandomAugParams', 'MeshAffineCrop',
+                                  'MeshRandomFlip', 'MeshPixelNoise'])
+def test_build_from_registry(name):
+    assert type(TRANSFORMS.build(dict(type=name))).__name__ == name
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(flip_prob=1.5), dict(rot_zero_prob=-0.1), dict(rot_std=-1.),
+    dict(noise_range=(1.4, 0.6)), dict(scale_range=(0., 1.)),
+    dict(scale_range=(1.,))
+])
+def test_aug_params_refuse_bad_arguments(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        MeshRandomAugParams(**kwargs)
+
+
+def test_aug_params_follow_the_recipe_and_are_reproducible():
+    np.random.seed(0)
+    params = [MeshRandomAugParams()(dict()) for _ in range(400)]
+    rots = np.array([p['rotation'] for p in params])
+    scales = np.array([p['scale'] for p in params])
+    noise = np.stack([p['noise_factors'] for p in params])
+    flips = np.array([p['flip'] for p in params])
+    assert 0.5 < (rots == 0).mean() < 0.7  # p = 0.6
+    assert np.abs(rots).max() <= 60 and (np.abs(rots) == 60).any()
+    assert scales.min() >= 0.75 and scales.max() <= 1.25
+    assert noise.shape == (400, 3) and 0.6 <= noise.min() < noise.max() <= 1.4
+    assert 0.4 < flips.mean() < 0.6
+    np.random.seed(0)
+    again = MeshRandomAugParams()(dict())
+    assert again['rotation'] == params[0]['rotation']
+    test = MeshRandomAugParams(test_mode=True)(dict())
+    assert (test['rotation'], test['flip'], test['scale']) == (0., False, 1.)
+    np.testing.assert_array_equal(test['noise_factors'], 1.)
 
 
 @pytest.mark.parametrize('rotation', [0., 35., -50.])
 def test_crop_keeps_2d_and_3d_consistent(rotation):
-    out = MeshAffineCrop(224)(labelled_sample(rotation))
+    sample = labelled_sample(rotation)
+    arrays = {k: v for k, v in sample.items() if isinstance(v, np.ndarray)}
+    copies = {k: v.copy() for k, v in arrays.items()}
+    out = MeshAffineCrop(224)(sample)
     assert out['img'].shape == (224, 224, 3)
-    ratio = out['keypoints_2d'][:, :2] / out['keypoints_3d'][:, :2]
-    # the crop maps 160 px to 224 px: 2 * 100 * 1.4 / 224
-    np.testing.assert_allclose(ratio, 1.25, rtol=1e-4)
-    # the centre lands in the middle of the crop
-    centre = out['crop_matrix'] @ np.array([120., 90., 1.])
-    np.testing.assert_allclose(centre, [112., 112.], atol=1e-6)
+    assert out['img_shape'] == (224, 224)
+    # the box (160 px) fills the crop (224 px): x_norm = 2 * 100 * 1.4 / 224
+    # * X, whatever the rotation, because the 3D turned with the image
+    np.testing.assert_allclose(out['keypoints_2d'][:, :2],
+                               1.25 * out['keypoints_3d'][:, :2], atol=1e-5)
+    np.testing.assert_allclose(to_crop_px(out['crop_matrix'], CENTER),
+                               [112., 112.], atol=1e-4)
+    for key, array in arrays.items():  # the dataset's arrays untouched
+        np.testing.assert_array_equal(array, copies[key])
 
 
-def test_crop_rotation_turns_smpl_root_like_the_joints():
+def test_crop_warps_the_image_like_the_keypoints():
+    sample = labelled_sample(25.)
+    sample['img'] = np.zeros((200, 240, 3), np.uint8)
+    x, y = sample['keypoints_2d'][0, :2].round().astype(int)
+    sample['img'][y - 2:y + 3, x - 2:x + 3] = 255
+    sample['keypoints_2d'][0, :2] = (x, y)
+    out = MeshAffineCrop(64)(sample)
+    px = (out['keypoints_2d'][0, :2] + 1) * 64 / 2
+    row, col = np.unravel_index(out['img'][..., 0].argmax(), (64, 64))
+    assert abs(col - px[0]) <= 1 and abs(row - px[1]) <= 1
+
+
+def test_positive_rotation_is_counter_clockwise_on_screen():
+    sample = dict(img=np.zeros((50, 50, 3), np.uint8),
+                  bbox_center=np.array([25., 25.]), bbox_size=50.,
+                  rotation=90., keypoints_2d=np.array([[35., 25., 1.]] * 14))
+    out = MeshAffineCrop(50)(sample)
+    # right of the centre -> above it (y down)
+    np.testing.assert_allclose(out['keypoints_2d'][0, :2], [0., -0.4],
+                               atol=1e-6)
+    np.testing.assert_allclose(camera_z_rotation(90.) @ [1., 0., 0.],
+                               [0., -1., 0.], atol=1e-12)
+
+
+def test_crop_rotates_the_posed_body_like_its_joints(mannequin_dir):
+    from pointhmr_mm.models.body_models import SMPL
+    body = SMPL(str(mannequin_dir / 'smpl'))
     sample = labelled_sample(40.)
-    root = axis_angle_to_matrix(torch.tensor(sample['smpl_pose'][:3]))
     out = MeshAffineCrop()(dict(sample))
-    new_root = axis_angle_to_matrix(torch.tensor(out['smpl_pose'][:3]))
-    a = np.deg2rad(40.)
-    rot = torch.tensor([[np.cos(a), np.sin(a), 0], [-np.sin(a), np.cos(a), 0],
-                        [0, 0, 1]], dtype=torch.float32)
-    torch.testing.assert_close(new_root, rot @ root, atol=1e-5, rtol=0)
+    before = body(pose=torch.tensor(sample['smpl_pose'])[None])['joints'][0]
+    after = body(pose=torch.tensor(out['smpl_pose'])[None])['joints'][0]
+    rot = torch.tensor(camera_z_rotation(40.), dtype=torch.float32)
+    # SMPL rotates about its pelvis (joint 0)
+    torch.testing.assert_close(after - after[0], (before - before[0]) @ rot.T,
+                               atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize('change,error', [
+    (dict(bbox_size=0.), 'positive'),
+    (dict(bbox_center=np.zeros(3)), 'bbox_center'),
+    (dict(keypoints_2d=np.zeros((14, 2))), 'keypoints_2d'),
+    (dict(smpl_pose=np.zeros(69)), 'smpl_pose'),
+    (dict(keypoints_3d=np.full((14, 4), np.nan)), 'NaN'),
+])
+def test_crop_refuses_bad_labels_naming_them(change, error):
+    sample = labelled_sample()
+    sample.update(change)
+    with pytest.raises(ValueError, match=error):
+        MeshAffineCrop()(sample)
+    del sample['bbox_size']
+    with pytest.raises(KeyError, match='bbox_size.*sample 3'):
+        MeshAffineCrop()(sample)
+    with pytest.raises(ValueError, match='crop_size'):
+        MeshAffineCrop(0)
 
 
 def test_flip_twice_is_identity_and_mirrors():
-    crop = MeshAffineCrop()(labelled_sample(flip=True))
+    crop = MeshAffineCrop()(labelled_sample(rotation=20., flip=True))
     once = MeshRandomFlip()(dict(crop))
     twice = MeshRandomFlip()(dict(once))
     for key in ('keypoints_2d', 'keypoints_3d', 'smpl_pose', 'img',
                 'crop_matrix'):
         np.testing.assert_allclose(twice[key], crop[key], atol=1e-5)
-    # left ankle after flipping is the mirrored right ankle
-    assert once['keypoints_2d'][5, 0] == pytest.approx(
-        -crop['keypoints_2d'][0, 0])
+    # the flipped left ankle (5) is the mirrored right ankle (0)
+    np.testing.assert_allclose(once['keypoints_2d'][5],
+                               crop['keypoints_2d'][0] * [-1, 1, 1])
+    np.testing.assert_allclose(once['keypoints_3d'][5],
+                               crop['keypoints_3d'][0] * [-1, 1, 1, 1])
     np.testing.assert_array_equal(once['img'], crop['img'][:, ::-1])
+    # the crop matrix still maps the original labels onto the flipped crop
+    orig = labelled_sample()['keypoints_2d'][:, :2]
+    px = to_crop_px(once['crop_matrix'], orig)[[5, 4, 3, 2, 1, 0]]
+    np.testing.assert_allclose(2 * px / 224 - 1,
+                               once['keypoints_2d'][:6, :2], atol=1e-4)
+    not_flipped = MeshRandomFlip()(dict(crop, flip=False))
+    assert not_flipped['keypoints_2d'] is crop['keypoints_2d']
+
+
+def test_flip_needs_params_and_crop():
+    with pytest.raises(KeyError, match='MeshRandomAugParams'):
+        MeshRandomFlip()(dict(img=np.zeros((4, 4, 3), np.uint8)))
+    with pytest.raises(KeyError, match='MeshAffineCrop'):
+        MeshRandomFlip()(dict(img=np.zeros((4, 4, 3), np.uint8), flip=True))
+    with pytest.raises(ValueError, match='pose'):
+        flip_smpl_pose(np.zeros(69))
+    with pytest.raises(ValueError, match='LSP-14'):
+        flip_keypoints(np.zeros((17, 3)))
 
 
 def test_flipped_pose_is_the_mirror_rotation():
     pose = np.random.default_rng(1).normal(size=72).astype(np.float32)
     flipped = flip_smpl_pose(pose)
-    mirror = torch.diag(torch.tensor([-1., 1., 1.]))
+    mirror = torch.diag(torch.tensor(MIRROR, dtype=torch.float32))
     rots = axis_angle_to_matrix(torch.tensor(pose).view(24, 3))
     frots = axis_angle_to_matrix(torch.tensor(flipped).view(24, 3))
-    # left elbow (18) of the flip mirrors the right elbow (19)
-    torch.testing.assert_close(frots[18], mirror @ rots[19] @ mirror,
-                               atol=1e-5, rtol=0)
-    torch.testing.assert_close(frots[0], mirror @ rots[0] @ mirror,
-                               atol=1e-5, rtol=0)
+    expected = mirror @ rots[list(SMPL24_FLIP_PERM)] @ mirror
+    torch.testing.assert_close(frots, expected, atol=1e-5, rtol=0)
 
 
-def test_noise_and_aug_params():
+def test_flipped_pose_mirrors_the_posed_body(mannequin_dir):
+    from pointhmr_mm.models.body_models import SMPL
+    body = SMPL(str(mannequin_dir / 'smpl'))
+    perm, mirror = list(SMPL24_FLIP_PERM), torch.tensor(MIRROR).float()
+    rest = body()['joints'][0]
+    # the generated mannequin is only nearly symmetric; bound by that
+    asymmetry = (rest[perm] * mirror - rest).norm(dim=-1).max().item()
+    pose = np.random.default_rng(2).normal(size=72).astype(np.float32) * 0.4
+    joints = body(pose=torch.tensor(pose)[None])['joints'][0]
+    flipped = body(pose=torch.tensor(flip_smpl_pose(pose))[None])['joints'][0]
+    error = (flipped[perm] * mirror - joints).norm(dim=-1).max().item()
+    assert error <= 2 * asymmetry + 1e-4
+    # a flip that only swaps sides is far off: the bound is meaningful
+    swapped = pose.reshape(24, 3)[perm].reshape(72)
+    wrong = body(pose=torch.tensor(swapped)[None])['joints'][0]
+    assert (wrong[perm] * mirror - joints).norm(dim=-1).max() > 5 * error
+
+
+def test_pixel_noise_scales_channels_and_clips():
     img = np.full((4, 4, 3), 100, np.uint8)
-    out = MeshPixelNoise()(dict(img=img, noise_factors=[0.5, 1., 3.]))
+    sample = dict(img=img, noise_factors=np.array([0.5, 1., 3.]))
+    out = MeshPixelNoise()(sample)
+    assert out['img'].dtype == np.uint8
     assert out['img'][0, 0].tolist() == [50, 100, 255]
-    np.random.seed(0)
-    params = [MeshRandomAugParams()(dict()) for _ in range(200)]
-    rots = np.array([p['rotation'] for p in params])
-    assert 0.45 < (rots == 0).mean() < 0.75 and np.abs(rots).max() <= 60
-    assert all(0.75 <= p['scale'] <= 1.25 for p in params)
-    test = MeshRandomAugParams(test_mode=True)(dict())
-    assert test['rotation'] == 0 and not test['flip'] and test['scale'] == 1
-
-
-def test_pack_fills_missing_labels():
-    packed = PackMeshInputs()(dict(img=np.zeros((224, 224, 3), np.uint8),
-                                   img_path='a.jpg', sample_idx=0))
-    assert packed['inputs'].shape == (3, 224, 224)
-    s = packed['data_samples']
-    assert s.gt_keypoints_3d.shape == (14, 4) and s.has_smpl.item() == 0
-    assert s.img_path == 'a.jpg'
-    full = PackMeshInputs()(MeshAffineCrop()(labelled_sample()))
-    assert full['data_samples'].gt_pose.shape == (72, )
-    assert full['data_samples'].has_smpl.item() == 1
+    assert img[0, 0].tolist() == [100, 100, 100]  # input not overwritten
+    with pytest.raises(KeyError, match='noise_factors'):
+        MeshPixelNoise()(dict(img=img))
+    with pytest.raises(ValueError, match='noise_factors'):
+        MeshPixelNoise()(dict(img=img, noise_factors=[1., 1.]))
+    with pytest.raises(ValueError, match='negative'):
+        MeshPixelNoise()(dict(img=img, noise_factors=[1., -1., 1.]))
