@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 PathLike = Union[str, Path]
+NPY_SUFFIX = '.npy'
 
 
 class UnsafePickleError(ValueError):
@@ -25,47 +26,52 @@ class UnsafePickleError(ValueError):
 
 
 class _ChumpyStandIn:
-    """Captures a chumpy object's pickled state without chumpy."""
+    """Captures a chumpy object's pickled state without chumpy.
 
+    Subclasses turn the state into an array in ``value()``.
+    """
     def __init__(self, *args, **kwargs):
         self.state = {}
 
     def __setstate__(self, state):
         self.state = state if isinstance(state, dict) else {'x': state}
 
-    def value(self) -> np.ndarray:
-        raise NotImplementedError
+    def _field(self, key: str) -> Any:
+        if key not in self.state:
+            raise ValueError(f'chumpy {type(self).__name__[1:]} object '
+                             f"without '{key}' (has {sorted(self.state)})")
+        return self.state[key]
 
 
 class _Ch(_ChumpyStandIn):
+    """``chumpy.ch.Ch``: the array lives in ``state['x']``."""
 
-    def value(self):
-        return np.asarray(_resolve(self.state['x']))
+    def value(self) -> np.ndarray:
+        return np.asarray(_resolve(self._field('x')))
 
 
 class _Select(_ChumpyStandIn):
+    """``chumpy.reordering.Select``: flat indices into another Ch."""
 
-    def value(self):
-        source = _resolve(self.state['a'])
-        flat = np.asarray(source).ravel()[np.asarray(self.state['idxs'])]
-        return flat.reshape(self.state['preferred_shape'])
+    def value(self) -> np.ndarray:
+        source = np.asarray(_resolve(self._field('a')))
+        flat = source.ravel()[np.asarray(self._field('idxs'))]
+        return flat.reshape(self._field('preferred_shape'))
 
 
 def _numpy_globals():
+    # Take numpy's own reconstruction helpers from its reduce tuples, so
+    # the private module they live in (numpy.core / numpy._core) does not
+    # matter. numpy's scalar() also accepts Python-2 str data (latin1).
+    reconstruct = np.ndarray.__reduce__(np.zeros(0))[0]
+    scalar = np.float64(0).__reduce__()[0]
     allowed = {}
     for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        allowed[(module, '_reconstruct')] = np.ndarray.__reduce__(
-            np.zeros(0))[0]
-        allowed[(module, 'scalar')] = _numpy_scalar
+        allowed[(module, '_reconstruct')] = reconstruct
+        allowed[(module, 'scalar')] = scalar
     allowed[('numpy', 'ndarray')] = np.ndarray
     allowed[('numpy', 'dtype')] = np.dtype
     return allowed
-
-
-def _numpy_scalar(dtype, data=None):
-    # numpy's own `scalar` helper, reached without importing privates
-    return np.frombuffer(data, dtype=dtype)[0] if data is not None else \
-        dtype.type()
 
 
 def _sparse_globals():
@@ -93,11 +99,12 @@ ALLOWED_GLOBALS = {
 
 
 def _safe_reconstructor(cls, base, state):
-    # copyreg._reconstructor limited to the allow-listed classes
-    if cls not in ALLOWED_GLOBALS.values() or base is not object:
+    # copyreg._reconstructor (protocol 0/1 pickles of new-style classes),
+    # limited to the allow-listed classes.
+    allowed = isinstance(cls, type) and cls in ALLOWED_GLOBALS.values()
+    if not allowed or base is not object or state is not None:
         raise UnsafePickleError(f'refusing to reconstruct {cls!r}')
-    obj = object.__new__(cls)
-    return obj
+    return object.__new__(cls)
 
 
 def _latin1_encode(text, encoding='latin1'):
@@ -157,9 +164,19 @@ def _unpickle(stream, source: str) -> Any:
 def load_pickle(path: PathLike) -> Any:
     """Load a pickle through the allow-list, chumpy objects as arrays.
 
+    Args:
+        path: A pickle of any protocol; Python-2 strings are read as
+            latin1, as official SMPL files need.
+
+    Returns:
+        The unpickled object, with every chumpy ``Ch``/``Select`` replaced
+        by a numpy array.
+
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        UnsafePickleError: The pickle names a global outside the allow-list.
+        UnsafePickleError: The pickle names a global outside the allow-list
+            (nothing from the file has been run).
+        ValueError: The file is not a readable pickle.
     """
     path = Path(path)
     if not path.is_file():
@@ -174,6 +191,20 @@ def load_npz(path: PathLike, skip_keys: Iterable[str] = ()) -> Dict[str, Any]:
     Plain arrays are read with pickling disabled; object arrays go through
     the allow-list. Members named in ``skip_keys`` are never read (e.g.
     GraphCMR's ``M``, which holds psbody pickles).
+
+    Args:
+        path: The ``.npz`` file.
+        skip_keys: Member names (without ``.npy``) to leave unread.
+
+    Returns:
+        dict: member name -> array (object arrays keep their unpickled
+        elements, e.g. scipy sparse matrices).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: ``path`` is not a zip archive, or a member is not an
+            ``.npy`` array.
+        UnsafePickleError: An object member names a forbidden global.
     """
     path = Path(path)
     if not path.is_file():
@@ -184,17 +215,27 @@ def load_npz(path: PathLike, skip_keys: Iterable[str] = ()) -> Dict[str, Any]:
     out = {}
     with zipfile.ZipFile(path) as archive:
         for member in archive.namelist():
-            key = member[:-4] if member.endswith('.npy') else member
-            if key in skip:
-                continue
-            data = io.BytesIO(archive.read(member))
-            version = np.lib.format.read_magic(data)
-            reader = (np.lib.format.read_array_header_1_0 if version ==
-                      (1, 0) else np.lib.format.read_array_header_2_0)
-            _, _, dtype = reader(data)
-            if dtype.hasobject:
-                out[key] = _unpickle(data, f'{path}[{key}]')
-            else:
-                data.seek(0)
-                out[key] = np.lib.format.read_array(data, allow_pickle=False)
+            key = member[:-len(NPY_SUFFIX)] if member.endswith(
+                NPY_SUFFIX) else member
+            if key not in skip:
+                out[key] = _read_npy_member(archive, member, f'{path}[{key}]')
     return out
+
+
+def _read_npy_member(archive: zipfile.ZipFile, member: str,
+                     source: str) -> Any:
+    """One ``.npy`` member: plain arrays without pickle, object arrays
+    through the allow-list."""
+    data = io.BytesIO(archive.read(member))
+    try:
+        version = np.lib.format.read_magic(data)
+        # format 3.0 differs from 2.0 only in the header's text encoding
+        reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)
+        _, _, dtype = reader(data)
+    except ValueError as err:
+        raise ValueError(f'{source}: not an .npy member ({err})') from err
+    if dtype.hasobject:
+        return _unpickle(data, source)
+    data.seek(0)
+    return np.lib.format.read_array(data, allow_pickle=False)

@@ -2,6 +2,7 @@
 anything else."""
 import io
 import pickle
+import struct
 import sys
 import types
 import zipfile
@@ -80,6 +81,43 @@ def test_smpl_style_pickle_loads_without_chumpy(tmp_path):
     assert data['tags'] == {'a', 'b'}
 
 
+def py2_string(data: bytes) -> bytes:
+    """A Python-2 ``str`` opcode, which Python 3 reads back as text."""
+    if len(data) < 256:
+        return b'U' + bytes([len(data)]) + data
+    return b'T' + struct.pack('<i', len(data)) + data
+
+
+PY2_FLOAT64_DTYPE = (b'cnumpy\ndtype\n' + py2_string(b'f8') +
+                     b'K\x00K\x01\x87R(K\x03' + py2_string(b'<') +
+                     b'NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb')
+
+
+def py2_pickle(values: np.ndarray, scalar: float) -> bytes:
+    """Protocol-2 opcodes as Python 2 wrote them for a dict holding a 1-D
+    float64 array and a numpy scalar (raw data as ``str``, module
+    ``numpy.core``)."""
+    array = (b'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n'
+             b'K\x00\x85' + py2_string(b'b') + b'\x87R(K\x01K' +
+             bytes([len(values)]) + b'\x85' + PY2_FLOAT64_DTYPE + b'\x89' +
+             py2_string(values.astype('<f8').tobytes()) + b'tb')
+    number = (b'cnumpy.core.multiarray\nscalar\n' + PY2_FLOAT64_DTYPE +
+              py2_string(struct.pack('<d', scalar)) + b'\x86R')
+    return (b'\x80\x02}(' + py2_string(b'x') + array + py2_string(b's') +
+            number + b'u.')
+
+
+def test_python2_pickle_with_byte_strings(tmp_path):
+    # 1.5 and -2.75 put bytes above 127 into the raw data, which only the
+    # latin1 reading keeps intact
+    values = np.array([1.5, -2.75, 3e-8])
+    path = tmp_path / 'py2.pkl'
+    path.write_bytes(py2_pickle(values, -0.5))
+    data = load_pickle(path)
+    np.testing.assert_array_equal(data['x'], values)
+    assert data['s'] == -0.5
+
+
 class Payload:
     """Pickles as a call to os.system that would create a file."""
 
@@ -95,6 +133,23 @@ def test_forbidden_global_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / 'pwned'
     path = tmp_path / 'evil.pkl'
     path.write_bytes(pickle.dumps({'v': Payload(marker)}, protocol=2))
+    with pytest.raises(UnsafePickleError, match=r'evil\.pkl.*system'):
+        load_pickle(path)
+    assert not marker.exists()
+
+
+def test_forbidden_global_inside_chumpy_state_is_refused(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil_ch.pkl'
+    ch_mod, _ = fake_chumpy_classes()
+    sys.modules.update({'chumpy': types.ModuleType('chumpy'),
+                        'chumpy.ch': ch_mod})
+    try:
+        path.write_bytes(pickle.dumps(ch_mod.Ch(Payload(marker)),
+                                      protocol=2))
+    finally:
+        for name in ('chumpy', 'chumpy.ch'):
+            sys.modules.pop(name, None)
     with pytest.raises(UnsafePickleError, match='system'):
         load_pickle(path)
     assert not marker.exists()
@@ -111,23 +166,55 @@ def test_missing_and_garbage_files(tmp_path):
         load_npz(bad)
 
 
+class FakeMesh:
+    """Pickles under a module that is not installed, like psbody's Mesh in
+    GraphCMR's ``mesh_downsampling.npz``."""
+
+    def __init__(self):
+        self.v = np.zeros((3, 3))
+
+
+FakeMesh.__module__, FakeMesh.__qualname__ = 'psbody.mesh.mesh', 'Mesh'
+
+
+def write_npz_member(archive, key, array):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, allow_pickle=True)
+    archive.writestr(f'{key}.npy', buf.getvalue())
+
+
 def test_npz_object_members_and_skipped_keys(tmp_path):
     path = tmp_path / 'mixed.npz'
     objects = np.empty(2, dtype=object)
     objects[0], objects[1] = sp.csr_matrix(np.eye(3)), np.arange(3)
-    with zipfile.ZipFile(path, 'w') as archive:
-        for key, value in (('A', objects), ('plain', np.ones(4))):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, value, allow_pickle=True)
-            archive.writestr(f'{key}.npy', buf.getvalue())
-        # an object that names a module nobody can import
-        unimportable = pickle.dumps(np.array([Payload('x')], dtype=object))
-        buf = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            buf, dict(descr='|O', fortran_order=False, shape=(1, )))
-        archive.writestr('M.npy', buf.getvalue() + unimportable)
+    meshes = np.empty(1, dtype=object)
+    meshes[0] = FakeMesh()
+    sys.modules.update({'psbody': types.ModuleType('psbody'),
+                        'psbody.mesh': types.ModuleType('psbody.mesh'),
+                        'psbody.mesh.mesh': types.ModuleType('psbody.mesh.'
+                                                             'mesh')})
+    sys.modules['psbody.mesh.mesh'].Mesh = FakeMesh
+    try:
+        with zipfile.ZipFile(path, 'w') as archive:
+            write_npz_member(archive, 'A', objects)
+            write_npz_member(archive, 'plain', np.ones(4))
+            write_npz_member(archive, 'M', meshes)
+    finally:
+        for name in ('psbody', 'psbody.mesh', 'psbody.mesh.mesh'):
+            sys.modules.pop(name, None)
     data = load_npz(path, skip_keys=('M', ))
     assert set(data) == {'A', 'plain'}
     np.testing.assert_array_equal(data['A'][0].toarray(), np.eye(3))
-    with pytest.raises(UnsafePickleError):
+    np.testing.assert_array_equal(data['A'][1], np.arange(3))
+    np.testing.assert_array_equal(data['plain'], np.ones(4))
+    with pytest.raises(UnsafePickleError, match=r'mixed\.npz\[M\].*psbody'):
         load_npz(path)
+
+
+def test_npz_member_that_is_not_npy(tmp_path):
+    path = tmp_path / 'odd.npz'
+    with zipfile.ZipFile(path, 'w') as archive:
+        archive.writestr('notes.txt', 'hello')
+    with pytest.raises(ValueError, match=r'odd\.npz\[notes\.txt\]'):
+        load_npz(path)
+    assert load_npz(path, skip_keys=('notes.txt', )) == {}
