@@ -9,6 +9,7 @@ written in SMPL's file format so the same loader and smplx run it.
 Nothing here is fitted to SMPL data: the skeleton and body proportions are
 hand-picked round numbers for an adult of about 1.7 m.
 """
+import os
 import pickle
 from pathlib import Path
 from typing import Dict, Union
@@ -18,12 +19,12 @@ import numpy as np
 import scipy.sparse as sp
 import trimesh
 from scipy.optimize import nnls
-from scipy.spatial import cKDTree
 from skimage.measure import marching_cubes
 
 from pointhmr_mm.utils.keypoints import H36M_TO_J14, SMPL24_PARENTS
 
-# SMPL-24 joint positions in the T-pose, metres; x is the body's left.
+# SMPL-24 joint positions in the T-pose, metres, pelvis at the origin (the
+# template is moved by PELVIS_POSITION at the end); x is the body's left.
 JOINTS = np.array([
     [0.00, 0.00, 0.00], [0.09, -0.08, 0.00], [-0.09, -0.08, 0.00],
     [0.00, 0.11, -0.01], [0.10, -0.48, 0.01], [-0.10, -0.48, 0.01],
@@ -46,16 +47,29 @@ CAPSULES = [
 ]
 HEAD_CENTRE_OFFSET = np.array([0., 0.05, 0.])
 GRID_STEP = 0.014  # metres between SDF samples
+GRID_PADDING = 0.2  # metres of SDF grid beyond the outermost joints
 SMOOTH_UNION = 0.02  # metres; blends the parts into one surface
 SKIN_SIGMA = 0.035  # metres; width of the blend between bones
 SKIN_TOP_K = 4
-REGRESSOR_NEIGHBOURS = 24
+DECIMATION_TRIES = 6
+VERTEX_COUNT_AIM = 0.03  # relative vertex-count error that ends the search
+VERTEX_COUNT_TOLERANCE = 0.05  # relative error still accepted after it
+REGRESSOR_PER_OCTANT = (6, 12, 24)  # vertices per octant, widened on need
+REGRESSOR_RIDGE = 1e-6  # m^2; spreads regressor weights, costs < 1e-5 m
+REGRESSOR_TOLERANCE = 1e-4  # metres of joint error accepted
+SUM_WEIGHT = 10.  # weight of the sum-to-one row in the regressor fit
 GENDER_BETAS = dict(neutral=np.zeros(10),
                     male=np.array([0.8, 0.6, 0.3, 0.2, 0.8, 0, -0.3, -0.4, 0,
                                    0.3]),
                     female=np.array([-0.8, -0.4, -0.3, -0.2, -0.7, 0, 0.2,
                                      0.6, 0, -0.3]))
 ROOT_PARENT = np.uint32(4294967295)  # how SMPL files mark the root
+# Where the pelvis joint sits in the template: SMPL's is slightly below the
+# origin, with the soles near y = -1.15.
+PELVIS_POSITION = np.array([0., -0.16, 0.])
+RADIUS_JITTER = 0.03  # relative spread of the part radii across seeds
+MIN_VERTICES = 200
+NUM_POSE_CORRECTIVES = 207  # 23 joints x 9 rotation-matrix entries
 
 
 def _segment_distance(points, a, b):
@@ -82,26 +96,34 @@ def _body_sdf(points, joints, capsules):
 
 
 def _surface(joints, capsules, num_vertices):
-    lo, hi = joints.min(0) - 0.2, joints.max(0) + 0.2
+    """Closed surface of the smooth capsule union, decimated to about
+    ``num_vertices``: (N, 3) vertices and (F, 3) faces."""
+    lo, hi = joints.min(0) - GRID_PADDING, joints.max(0) + GRID_PADDING
     axes = [np.arange(l, h, GRID_STEP) for l, h in zip(lo, hi)]
     grid = np.stack(np.meshgrid(*axes, indexing='ij'), -1)
     sdf = _body_sdf(grid.reshape(-1, 3), joints, capsules).reshape(
         grid.shape[:3])
     verts, faces, _, _ = marching_cubes(sdf, 0., spacing=(GRID_STEP, ) * 3)
     verts = verts + lo
+    if num_vertices >= len(verts):
+        raise ValueError(f'num_vertices={num_vertices} is more than the '
+                         f'{len(verts)} vertices sampled at a '
+                         f'{GRID_STEP * 1000:.0f} mm grid step')
     reduction = 1. - num_vertices / len(verts)
-    for _ in range(6):  # aim the face reduction at the vertex count
+    for _ in range(DECIMATION_TRIES):  # aim the reduction at the count
         v, f = fast_simplification.simplify(verts, faces, reduction)
         mesh = trimesh.Trimesh(v, f, process=True)
         mesh = max(mesh.split(only_watertight=False),
                    key=lambda m: len(m.vertices))
         error = len(mesh.vertices) / num_vertices - 1.
-        if abs(error) <= 0.03:
+        if abs(error) <= VERTEX_COUNT_AIM:
             break
         reduction = min(0.999, 1 - (1 - reduction) / (1 + error))
-    if not mesh.is_watertight:
-        raise RuntimeError('the generated mannequin surface is not closed; '
-                           'try another num_vertices')
+    if not mesh.is_watertight or abs(error) > VERTEX_COUNT_TOLERANCE:
+        raise RuntimeError(
+            f'could not make a closed mannequin of {num_vertices} vertices '
+            f'(got {len(mesh.vertices)}, closed: {mesh.is_watertight}); try '
+            'another num_vertices')
     return np.asarray(mesh.vertices), np.asarray(mesh.faces)
 
 
@@ -165,14 +187,34 @@ def _shape_directions(verts, joints, weights):
     return dirs
 
 
-def _regressor_row(verts, tree, target):
-    """Non-negative weights over nearby vertices, summing to one, whose
-    weighted mean reproduces ``target``."""
-    _, idx = tree.query(target, k=REGRESSOR_NEIGHBOURS)
-    system = np.vstack([verts[idx].T, np.full(len(idx), 10.)])
-    weights, _ = nnls(system, np.append(target, 10.))
+def _regressor_row(verts, target):
+    """Non-negative weights over vertices around ``target``, summing to
+    one, whose weighted mean reproduces it.
+
+    Joints lie inside the body, often nearer one side of the surface, so
+    the plain nearest vertices need not surround them; taking the nearest
+    few in each of the 8 octants around the joint does. A small ridge term
+    spreads the weight over all of them (as SMPL's regressor is spread),
+    instead of the 4 vertices a bare non-negative solve picks.
+    """
+    offset = verts - target
+    octant = (offset > 0) @ np.array([4, 2, 1])
+    dist = np.linalg.norm(offset, axis=1)
+    for per_octant in REGRESSOR_PER_OCTANT:
+        idx = np.concatenate([
+            np.flatnonzero(octant == o)[np.argsort(dist[octant == o])
+                                        [:per_octant]] for o in range(8)])
+        # rows: reproduce xyz; sum to one (weighted strongly); ridge
+        system = np.vstack([verts[idx].T, np.full(len(idx), SUM_WEIGHT),
+                            np.sqrt(REGRESSOR_RIDGE) * np.eye(len(idx))])
+        rhs = np.concatenate([target, [SUM_WEIGHT], np.zeros(len(idx))])
+        weights = nnls(system, rhs)[0]
+        weights /= weights.sum()
+        if np.linalg.norm(weights @ verts[idx] - target) < \
+                REGRESSOR_TOLERANCE:
+            break
     row = np.zeros(len(verts))
-    row[idx] = weights / weights.sum()
+    row[idx] = weights
     return row
 
 
@@ -189,9 +231,55 @@ def _h36m_regressor(joint_regressor, verts):
     return h36m
 
 
+def _neutral_body(num_vertices: int, seed: int) -> Dict[str, np.ndarray]:
+    """The neutral surface, skinning, shape space and joint regressor, in
+    a pelvis-centred frame (shared by the three genders)."""
+    if num_vertices < MIN_VERTICES:
+        raise ValueError(f'num_vertices={num_vertices} is too few for a body '
+                         f'(at least {MIN_VERTICES})')
+    rng = np.random.default_rng(seed)
+    capsules = [(a, b, ra * s, rb * s) for (a, b, ra, rb), s in zip(
+        CAPSULES, 1 + RADIUS_JITTER * rng.standard_normal(len(CAPSULES)))]
+    verts, faces = _surface(JOINTS, capsules, num_vertices)
+    weights = _skinning_weights(verts, JOINTS)
+    # One regressor for every gender, as joints must follow the shape.
+    regressor = np.stack([_regressor_row(verts, j) for j in JOINTS])
+    return dict(verts=verts, faces=faces, weights=weights,
+                shapedirs=_shape_directions(verts, JOINTS, weights),
+                regressor=regressor)
+
+
+def _gendered_model(body: Dict[str, np.ndarray],
+                    gender: str) -> Dict[str, object]:
+    """SMPL's pickle keys for one gender of a ``_neutral_body``."""
+    verts = body['verts'] + body['shapedirs'] @ GENDER_BETAS[gender] + \
+        PELVIS_POSITION
+    regressor = body['regressor']
+    parents = np.array(SMPL24_PARENTS, dtype=np.int64).astype(np.uint32)
+    parents[0] = ROOT_PARENT
+    return dict(
+        v_template=verts, f=body['faces'].astype(np.uint32),
+        weights=body['weights'].copy(),
+        kintree_table=np.stack([parents, np.arange(24, dtype=np.uint32)]),
+        J_regressor=sp.csc_matrix(regressor), J=regressor @ verts,
+        shapedirs=body['shapedirs'].copy(),
+        posedirs=np.zeros((len(verts), 3, NUM_POSE_CORRECTIVES)),
+        J_regressor_h36m=_h36m_regressor(regressor, verts))
+
+
+def _check_gender(gender: str) -> None:
+    if gender not in GENDER_BETAS:
+        raise ValueError(f'gender must be one of {list(GENDER_BETAS)}, got '
+                         f'"{gender}"')
+
+
 def generate_mannequin(num_vertices: int = 3000, seed: int = 0,
                        gender: str = 'neutral') -> Dict[str, object]:
     """Build the mannequin's arrays under SMPL's pickle keys.
+
+    The template stands in SMPL's T-pose, y up, x the body's left, in
+    metres: pelvis joint at ``PELVIS_POSITION`` (near the origin), soles
+    near y = -1.15, about 1.74 m tall.
 
     Args:
         num_vertices: Target vertex count (met within a few percent).
@@ -199,34 +287,14 @@ def generate_mannequin(num_vertices: int = 3000, seed: int = 0,
         gender: 'neutral', 'male' or 'female' (a fixed shape offset).
 
     Returns:
-        dict: ``v_template`` (N, 3), ``f`` (F, 3), ``weights`` (N, 24),
-        ``kintree_table`` (2, 24), ``J_regressor`` (24, N) CSC, ``J``
-        (24, 3), ``shapedirs`` (N, 3, 10), ``posedirs`` (N, 3, 207) zeros,
-        ``J_regressor_h36m`` (17, N).
+        dict: ``v_template`` (N, 3), ``f`` (F, 3) uint32, ``weights``
+        (N, 24) rows summing to 1, ``kintree_table`` (2, 24) with the root's
+        parent 4294967295, ``J_regressor`` (24, N) CSC, ``J`` (24, 3),
+        ``shapedirs`` (N, 3, 10) metres per unit beta, ``posedirs``
+        (N, 3, 207) zeros, ``J_regressor_h36m`` (17, N) in H36M order.
     """
-    if gender not in GENDER_BETAS:
-        raise ValueError(f'gender must be one of {list(GENDER_BETAS)}')
-    if num_vertices < 200:
-        raise ValueError(f'num_vertices={num_vertices} is too few for a body')
-    rng = np.random.default_rng(seed)
-    capsules = [(a, b, ra * s, rb * s) for (a, b, ra, rb), s in zip(
-        CAPSULES, 1 + 0.03 * rng.standard_normal(len(CAPSULES)))]
-    verts, faces = _surface(JOINTS, capsules, num_vertices)
-    weights = _skinning_weights(verts, JOINTS)
-    shapedirs = _shape_directions(verts, JOINTS, weights)
-    verts = verts + shapedirs @ GENDER_BETAS[gender]
-    tree = cKDTree(verts)
-    joint_regressor = np.stack(
-        [_regressor_row(verts, tree, j) for j in JOINTS])
-    parents = np.array(SMPL24_PARENTS, dtype=np.int64).astype(np.uint32)
-    parents[0] = ROOT_PARENT
-    return dict(
-        v_template=verts, f=faces.astype(np.uint32), weights=weights,
-        kintree_table=np.stack([parents, np.arange(24, dtype=np.uint32)]),
-        J_regressor=sp.csc_matrix(joint_regressor),
-        J=joint_regressor @ verts, shapedirs=shapedirs,
-        posedirs=np.zeros((len(verts), 3, 207)),
-        J_regressor_h36m=_h36m_regressor(joint_regressor, verts))
+    _check_gender(gender)
+    return _gendered_model(_neutral_body(num_vertices, seed), gender)
 
 
 def make_mannequin_files(out_dir: Union[str, Path], num_vertices: int = 3000,
@@ -236,10 +304,20 @@ def make_mannequin_files(out_dir: Union[str, Path], num_vertices: int = 3000,
 
     Files: ``smpl/SMPL_{NEUTRAL,MALE,FEMALE}.pkl`` (protocol 2, plain
     arrays, CSC regressor), ``J_regressor_h36m.npy`` (17, N) and
-    ``J_regressor_extra.npy`` (14, N, LSP-14 joints).
+    ``J_regressor_extra.npy`` (14, N, LSP-14 joints). The genders share
+    one surface and regressor; male and female differ by a shape offset.
+
+    Args:
+        out_dir: The ``data/body_models`` folder; created if missing.
+        num_vertices: Target vertex count of the mesh.
+        seed: Passed to :func:`generate_mannequin`.
+        overwrite: Replace existing files instead of refusing.
 
     Returns:
-        dict: name -> written path.
+        dict: ``neutral``/``male``/``female``/``h36m``/``extra`` -> path.
+
+    Raises:
+        FileExistsError: One of the files exists and ``overwrite`` is False.
     """
     out_dir = Path(out_dir)
     paths = {g: out_dir / 'smpl' / f'SMPL_{g.upper()}.pkl'
@@ -250,13 +328,24 @@ def make_mannequin_files(out_dir: Union[str, Path], num_vertices: int = 3000,
     if existing and not overwrite:
         raise FileExistsError(f'{existing[0]} exists; pass overwrite=True '
                               '(--overwrite) to replace it')
+    body = _neutral_body(num_vertices, seed)
     (out_dir / 'smpl').mkdir(parents=True, exist_ok=True)
     for gender in GENDER_BETAS:
-        model = generate_mannequin(num_vertices, seed, gender)
+        model = _gendered_model(body, gender)
         h36m = model.pop('J_regressor_h36m')
-        with open(paths[gender], 'wb') as f:
-            pickle.dump(model, f, protocol=2)
+        _write_atomic(paths[gender],
+                      lambda f, m=model: pickle.dump(m, f, protocol=2))
         if gender == 'neutral':
-            np.save(paths['h36m'], h36m)
-            np.save(paths['extra'], h36m[list(H36M_TO_J14)])
+            _write_atomic(paths['h36m'], lambda f: np.save(f, h36m))
+            _write_atomic(paths['extra'],
+                          lambda f: np.save(f, h36m[list(H36M_TO_J14)]))
     return paths
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Write through a temporary file so an interrupted run leaves no
+    truncated model behind."""
+    tmp = path.with_name(path.name + '.tmp')
+    with open(tmp, 'wb') as f:
+        write(f)
+    os.replace(tmp, path)

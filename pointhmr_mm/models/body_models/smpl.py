@@ -17,6 +17,8 @@ from pointhmr_mm.utils.safe_pickle import load_npz, load_pickle
 
 NUM_SMPL_JOINTS = 24
 NUM_BODY_POSE = 69
+NUM_POSE = 72
+NUM_POSE_CORRECTIVES = 207  # 23 joints x 9 rotation-matrix entries
 REQUIRED_KEYS = ('v_template', 'f', 'weights', 'kintree_table', 'J_regressor',
                  'shapedirs', 'posedirs')
 GENDER_TAGS = dict(neutral='NEUTRAL', male='MALE', female='FEMALE')
@@ -77,17 +79,37 @@ def load_body_model_arrays(path: Union[str, Path]) -> Dict[str, object]:
         if actual != shape:
             raise ValueError(f"{path.name}: '{key}' has shape {actual}, "
                              f'expected {shape}')
-    for key in ('shapedirs', 'posedirs'):
-        actual = np.asarray(data[key]).shape
-        if actual[:2] != (num_vertices, 3):
-            raise ValueError(f"{path.name}: '{key}' has shape {actual}, "
-                             f'expected ({num_vertices}, 3, K)')
+    shapedirs = np.asarray(data['shapedirs']).shape
+    if len(shapedirs) != 3 or shapedirs[:2] != (num_vertices, 3):
+        raise ValueError(f"{path.name}: 'shapedirs' has shape {shapedirs}, "
+                         f'expected ({num_vertices}, 3, K)')
+    posedirs = np.asarray(data['posedirs']).shape
+    if posedirs != (num_vertices, 3, NUM_POSE_CORRECTIVES):
+        raise ValueError(f"{path.name}: 'posedirs' has shape {posedirs}, "
+                         f'expected ({num_vertices}, 3, '
+                         f'{NUM_POSE_CORRECTIVES})')
+    faces = np.asarray(data['f'])
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0 or \
+            faces.max() >= num_vertices:
+        raise ValueError(f"{path.name}: 'f' must be (F, 3) indices below "
+                         f'{num_vertices}, got shape {faces.shape}')
     return data
 
 
 class _KeepJoints(nn.Module):
     """Stands in for smplx's vertex-joint selector, whose fixed SMPL vertex
     ids do not exist on other meshes; keeps the 24 kinematic joints."""
+
+    @staticmethod
+    def _check_input(name: str, value: Tensor, width: int) -> int:
+        """Check a (B, width) input; returns B."""
+        if not isinstance(value, Tensor) or value.ndim != 2 or \
+                value.shape[1] != width:
+            shape = tuple(value.shape) if isinstance(value, Tensor) else \
+                type(value).__name__
+            raise ValueError(f'{name} must be a (B, {width}) tensor, got '
+                             f'{shape}')
+        return value.shape[0]
 
     def forward(self, vertices, joints):
         return joints
@@ -170,6 +192,17 @@ class SMPL(nn.Module):
         return torch.einsum('jn,bnc->bjc', getattr(self, f'regressor_{name}'),
                             vertices)
 
+    @staticmethod
+    def _check_input(name: str, value: Tensor, width: int) -> int:
+        """Check a (B, width) input; returns B."""
+        if not isinstance(value, Tensor) or value.ndim != 2 or \
+                value.shape[1] != width:
+            shape = tuple(value.shape) if isinstance(value, Tensor) else \
+                type(value).__name__
+            raise ValueError(f'{name} must be a (B, {width}) tensor, got '
+                             f'{shape}')
+        return value.shape[0]
+
     def forward(self,
                 betas: Optional[Tensor] = None,
                 body_pose: Optional[Tensor] = None,
@@ -191,10 +224,20 @@ class SMPL(nn.Module):
             extra regressor's (B, J, 3) under its name.
         """
         if pose is not None:
+            if body_pose is not None or global_orient is not None:
+                raise ValueError('pass either pose or body_pose + '
+                                 'global_orient, not both')
+            self._check_input('pose', pose, NUM_POSE)
             global_orient, body_pose = pose[:, :3], pose[:, 3:]
-        given = [t for t in (betas, body_pose, global_orient, transl)
-                 if t is not None]
-        batch = given[0].shape[0] if given else 1
+        inputs = dict(betas=(betas, self.num_betas),
+                      body_pose=(body_pose, NUM_BODY_POSE),
+                      global_orient=(global_orient, 3), transl=(transl, 3))
+        sizes = {name: self._check_input(name, value, width)
+                 for name, (value, width) in inputs.items()
+                 if value is not None}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f'inputs disagree on the batch size: {sizes}')
+        batch = next(iter(sizes.values()), 1)
         ref = self.smpl.v_template
         zeros = lambda n: ref.new_zeros(batch, n)  # noqa: E731
         out = self.smpl(
