@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Usage: tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args]
-# GPUS, GPUS_PER_NODE, CPUS_PER_TASK and SRUN_ARGS may be set.
+# Usage: tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [GPUS] [train.py args]
+# GPUS (also from the GPUS variable, default 8) is the number of processes
+# (srun tasks); GPUS_PER_NODE, CPUS_PER_TASK and SRUN_ARGS may be set.
 set -x
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
 WORK_DIR=$4
+if [[ "$5" =~ ^[0-9]+$ ]]; then
+    GPUS=$5
+    PY_ARGS=("${@:6}")
+else
+    PY_ARGS=("${@:5}")
+fi
 GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 
@@ -21,4 +28,4 @@ srun -p "${PARTITION}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
     python -u "$(dirname "$0")/train.py" "${CONFIG}" \
-    --work-dir="${WORK_DIR}" --launcher="slurm" "${@:5}"
+    --work-dir="${WORK_DIR}" --launcher="slurm" "${PY_ARGS[@]}"

@@ -1,9 +1,13 @@
-from .dist import setup_distributed
+from .dist import init_gloo, setup_distributed
 from .hooks import *  # noqa: F401,F403
-from .runner import PointHMRRunner, get_rng_states, set_rng_states
-from .safe_load import allow_mmengine_checkpoints
+from .runner import (PointHMRRunner, build_runner, get_rng_states,
+                     set_rng_states, write_atomically,
+                     write_text_atomically)
+from .safe_load import allow_mmengine_checkpoints, checkpoint_safe_globals
 
 __all__ = [
-    'setup_distributed', 'PointHMRRunner', 'get_rng_states',
-    'set_rng_states', 'allow_mmengine_checkpoints'
+    'init_gloo', 'setup_distributed', 'PointHMRRunner', 'build_runner',
+    'get_rng_states', 'set_rng_states', 'write_atomically',
+    'write_text_atomically',
+    'allow_mmengine_checkpoints', 'checkpoint_safe_globals'
 ]

@@ -1,23 +1,50 @@
-"""mmengine's Runner with exact resumption and atomic checkpoints."""
+"""mmengine's Runner with exact resumption and atomic checkpoints.
+
+A resumed run must end with the same weights as an uninterrupted one. The
+data order already is deterministic (mmengine's ``DefaultSampler`` reseeds
+each epoch from the seed); what else decides the result is the random
+generators (dropout, augmentation, the DataLoader's base seed). So:
+
+* every checkpoint carries the generator states of every rank, and
+  :meth:`PointHMRRunner.resume` restores them;
+* validation runs inside training leave the generators as they found them,
+  because the checkpoint of an epoch is written before its validation.
+
+A checkpoint is written to ``<name>.tmp`` in the same folder, flushed to
+disk and renamed over ``<name>``, so a run killed mid-save keeps the
+previous file (``SafeCheckpointHook`` moves the ``last_checkpoint`` pointer
+only after that).
+"""
 import os
 import os.path as osp
 import random
-from typing import Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from mmengine.runner import Runner
+from mmengine.dist import get_dist_info, is_main_process
+from mmengine.runner import Runner, find_latest_checkpoint
 
 from pointhmr_mm.registry import RUNNERS
 from .safe_load import allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
+
 TMP_SUFFIX = '.tmp'
+RNG_META_KEY = 'rng_states'  # list of per-rank states in checkpoint meta
+POINTER_NAME = 'last_checkpoint'  # mmengine's pointer in the work dir
+RNG_KEYS = ('python', 'numpy', 'torch')
 
 
 def get_rng_states() -> dict:
-    """Python, numpy, torch (and CUDA) generator states."""
+    """This process's generator states.
+
+    Returns:
+        dict with ``python`` (``random.getstate()``), ``numpy``
+        (``np.random.get_state()``), ``torch`` (CPU ByteTensor) and, once
+        CUDA is initialised, ``cuda`` (list of ByteTensors, one per device).
+    """
     states = dict(python=random.getstate(), numpy=np.random.get_state(),
                   torch=torch.get_rng_state())
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -26,6 +53,14 @@ def get_rng_states() -> dict:
 
 
 def set_rng_states(states: dict) -> None:
+    """Restore what :func:`get_rng_states` returned.
+
+    Raises:
+        KeyError: If ``python``, ``numpy`` or ``torch`` is missing.
+    """
+    missing = [key for key in RNG_KEYS if key not in states]
+    if missing:
+        raise KeyError(f'RNG states lack {missing} (have {sorted(states)})')
     random.setstate(states['python'])
     np.random.set_state(states['numpy'])
     torch.set_rng_state(states['torch'])
@@ -33,50 +68,161 @@ def set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states['cuda'])
 
 
+def _fsync_dir(folder: str) -> None:
+    """Make a rename in ``folder`` durable (POSIX; a no-op elsewhere)."""
+    if os.name != 'posix':
+        return
+    fd = os.open(folder or '.', os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replace_atomically(tmp_path: str, path: str) -> None:
-    """fsync ``tmp_path`` and move it over ``path`` in one step."""
+    """Flush ``tmp_path`` to disk and rename it over ``path`` in one step."""
     with open(tmp_path, 'rb') as f:
         os.fsync(f.fileno())
     os.replace(tmp_path, path)
+    _fsync_dir(osp.dirname(path))
+
+
+def write_atomically(path: str, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)``, then move the file to ``path``.
+
+    ``path`` is never seen half-written; on any error the temporary file is
+    removed and ``path`` is left as it was.
+    """
+    tmp_path = path + TMP_SUFFIX
+    try:
+        write(tmp_path)
+        replace_atomically(tmp_path, path)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+
+
+def write_text_atomically(path: str, text: str) -> None:
+    """Atomic counterpart of ``open(path, 'w').write(text)``."""
+
+    def write(tmp_path: str) -> None:
+        with open(tmp_path, 'w') as f:
+            f.write(text)
+
+    write_atomically(path, write)
 
 
 @RUNNERS.register_module()
 class PointHMRRunner(Runner):
-    """A Runner whose checkpoints carry the RNG states (restored on
-    resume) and are written to a temporary file first, then renamed, so a
-    run killed mid-save keeps its previous checkpoint.
-
-    Per-rank RNG states are gathered so every rank resumes its own stream.
+    """mmengine ``Runner`` whose checkpoints resume exactly and are written
+    atomically. Built like any Runner (``runner_type='PointHMRRunner'``).
     """
 
-    def save_checkpoint(self, out_dir: str, filename: str, *args,
-                        meta: Optional[dict] = None, **kwargs):
-        meta = dict(meta or {})
+    def _gather_rng_states(self) -> List[dict]:
+        """Per-rank generator states (a collective: every rank calls it)."""
         states = get_rng_states()
-        if dist.is_available() and dist.is_initialized():
-            gathered = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, states)
-            meta['rng_states'] = gathered
-        else:
-            meta['rng_states'] = [states]
-        local = '://' not in out_dir
-        target = filename + TMP_SUFFIX if local else filename
-        super().save_checkpoint(out_dir, target, *args, meta=meta, **kwargs)
-        tmp_path = osp.join(out_dir, target)
-        if local and osp.exists(tmp_path):
-            replace_atomically(tmp_path, osp.join(out_dir, filename))
+        if not (dist.is_available() and dist.is_initialized()):
+            return [states]
+        gathered = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, states)
+        return gathered
 
-    def load_checkpoint(self, filename: str, *args, **kwargs):
+    def save_checkpoint(self, out_dir: str, filename: str, *args,
+                        meta: Optional[dict] = None, **kwargs) -> None:
+        """As ``Runner.save_checkpoint`` (same arguments), plus RNG states in
+        ``meta['rng_states']`` and an atomic write for local folders.
+
+        Unlike the parent this is called on every rank, since gathering
+        the states is a collective; only the main process writes.
+        """
+        meta = dict(meta or {})
+        meta[RNG_META_KEY] = self._gather_rng_states()
+        if not is_main_process():
+            return
+        if '://' in out_dir:  # object stores have no rename; write directly
+            super().save_checkpoint(out_dir, filename, *args, meta=meta,
+                                    **kwargs)
+            return
+
+        def write(tmp_path: str) -> None:
+            super(PointHMRRunner, self).save_checkpoint(
+                out_dir, osp.basename(tmp_path), *args, meta=meta, **kwargs)
+
+        write_atomically(osp.join(out_dir, filename), write)
+
+    def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
+        """As ``Runner.load_checkpoint``; keeps the meta for :meth:`resume`."""
         checkpoint = super().load_checkpoint(filename, *args, **kwargs)
-        self._loaded_meta = checkpoint.get('meta', {})
+        self._loaded_meta = checkpoint.get('meta') or {}
         return checkpoint
 
     def resume(self, filename: str, *args, **kwargs) -> None:
+        """As ``Runner.resume``, then restore this rank's RNG states."""
+        self._loaded_meta = {}
         super().resume(filename, *args, **kwargs)
-        states = getattr(self, '_loaded_meta', {}).get('rng_states')
+        states = self._loaded_meta.get(RNG_META_KEY)
+        self._loaded_meta = {}
         if not states:
             self.logger.warning(f'{filename} holds no RNG states; the run '
-                                'continues with freshly seeded generators')
+                                'goes on with freshly seeded generators')
             return
-        rank = dist.get_rank() if dist.is_initialized() else 0
-        set_rng_states(states[min(rank, len(states) - 1)])
+        rank, world_size = get_dist_info()
+        if len(states) != world_size:
+            self.logger.warning(
+                f'{filename} was saved by {len(states)} processes, now '
+                f'{world_size} run; rank {rank} takes the states of rank '
+                f'{rank % len(states)}, so the run will not repeat exactly')
+        set_rng_states(states[rank % len(states)])
+
+    def load_or_resume(self) -> None:
+        """As ``Runner.load_or_resume``; auto-resume (``resume=True``
+        without ``load_from``) also finds the checkpoint when the work dir
+        was moved, and says so when there is none."""
+        if self._resume and self._load_from is None and not self._has_loaded:
+            self._load_from = self._latest_checkpoint()
+            if self._load_from is None:
+                self.logger.warning(
+                    f'resume: no {POINTER_NAME} in {self.work_dir}; '
+                    'training starts from the beginning')
+                self._resume = False
+        super().load_or_resume()
+
+    def _latest_checkpoint(self) -> Optional[str]:
+        """The checkpoint ``last_checkpoint`` names, or one of the same name
+        in the work dir; None without a pointer."""
+        named = find_latest_checkpoint(self.work_dir)
+        if named is None or osp.isfile(named) or '://' in named:
+            return named
+        moved = osp.join(self.work_dir, osp.basename(named))
+        if osp.isfile(moved):
+            return moved
+        raise FileNotFoundError(
+            f'{osp.join(self.work_dir, POINTER_NAME)} names {named}, which '
+            f'does not exist (nor does {moved}); pass --resume CKPT')
+
+    def call_hook(self, fn_name: str, **kwargs) -> None:
+        """As ``Runner.call_hook``; a validation run, hooks included, leaves
+        the RNG states as it found them (see the module docstring)."""
+        if fn_name == 'before_val':
+            self._rng_before_val = get_rng_states()
+        super().call_hook(fn_name, **kwargs)
+        if fn_name == 'after_val' and \
+                getattr(self, '_rng_before_val', None) is not None:
+            set_rng_states(self._rng_before_val)
+            self._rng_before_val = None
+
+
+def build_runner(cfg) -> Runner:
+    """Build the Runner a config asks for, as mmengine's tools do.
+
+    Args:
+        cfg: An mmengine ``Config``; ``runner_type`` (default
+            ``'PointHMRRunner'``) names the class, ours or mmengine's.
+
+    Returns:
+        The Runner, not yet started.
+    """
+    if 'runner_type' not in cfg:
+        return PointHMRRunner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

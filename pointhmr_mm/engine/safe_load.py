@@ -1,45 +1,82 @@
 """Let ``torch.load(weights_only=True)`` read mmengine checkpoints.
 
-Since torch 2.6 ``torch.load`` only unpickles allow-listed globals, and
-mmengine 0.10.7's checkpoints hold a ``HistoryBuffer`` and numpy arrays and
-scalars (message hub, RNG states). Exactly those are added to torch's
-allow-list; safe loading stays on for everything else.
+Since torch 2.6 ``torch.load`` defaults to ``weights_only=True`` and only
+unpickles allow-listed globals. A checkpoint that mmengine 0.10.7's Runner
+writes holds, besides tensors and plain containers (found by saving one and
+listing ``torch.serialization.get_unsafe_globals_in_checkpoint``):
+
+* ``HistoryBuffer`` objects in the message hub;
+* numpy arrays, dtypes and scalars (buffers, numpy's RNG state);
+* ``getattr(HistoryBuffer, 'mean')``-style references to the buffer's
+  statistics methods.
+
+Exactly these are allowed. ``getattr`` is not allowed as such: the name
+``builtins.getattr`` is bound to :func:`history_buffer_statistic`, which
+only hands out HistoryBuffer's registered statistics methods, so safe
+loading stays on for everything else.
 """
-import copyreg
+import pickle
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
+# How pickle names ``getattr`` (protocol 2 writes ``__builtin__``, which
+# torch's unpickler maps to ``builtins``).
+GETATTR_NAME = 'builtins.getattr'
+NUMPY_DTYPES = (np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32,
+                np.int32, np.uint64, np.int64, np.float16, np.float32,
+                np.float64)
+
+
+def history_buffer_statistic(owner, name: str):
+    """Stand-in for ``getattr`` while unpickling: only HistoryBuffer's
+    statistics methods (``min``, ``max``, ``mean``, ``current``, ...).
+
+    Args:
+        owner: The object pickle asks an attribute of.
+        name: The attribute name.
+
+    Returns:
+        The statistics method ``HistoryBuffer.<name>``.
+
+    Raises:
+        pickle.UnpicklingError: For any other object or name.
+    """
+    if owner is not HistoryBuffer or \
+            name not in HistoryBuffer._statistics_methods:
+        raise pickle.UnpicklingError(
+            f'checkpoint asks for getattr({owner!r}, {name!r}); safe loading'
+            ' only allows the statistics methods of mmengine\'s '
+            f'HistoryBuffer ({sorted(HistoryBuffer._statistics_methods)})')
+    return getattr(owner, name)
+
 
 def _numpy_globals() -> list:
-    names = []
+    """numpy's array/scalar reconstructors, ``ndarray``, ``dtype`` and the
+    dtype classes numpy 2 pickles (``numpy.dtypes.Float64DType``, ...)."""
     reconstruct = np.ndarray.__reduce__(np.zeros(0))[0]
     scalar = np.float64(0).__reduce__()[0]
-    names += [reconstruct, scalar, np.ndarray, np.dtype]
-    for dtype in (np.bool_, np.uint8, np.int8, np.int32, np.int64,
-                  np.uint32, np.uint64, np.float16, np.float32, np.float64):
-        names.append(type(np.dtype(dtype)))
-    return names
+    dtype_classes = [type(np.dtype(dtype)) for dtype in NUMPY_DTYPES]
+    return [reconstruct, scalar, np.ndarray, np.dtype] + dtype_classes
 
 
-CHECKPOINT_SAFE_GLOBALS = [HistoryBuffer] + _numpy_globals()
+def checkpoint_safe_globals() -> list:
+    """Everything :func:`allow_mmengine_checkpoints` adds to torch's list.
 
-
-def _reduce_history_buffer(buffer: HistoryBuffer):
-    """Pickle a HistoryBuffer as a constructor call with plain lists.
-
-    By default its state also holds the statistics methods, which pickle as
-    ``getattr(HistoryBuffer, 'min')``; allowing ``getattr`` would widen the
-    safe-loading surface, and the methods are class-level anyway.
+    Returns:
+        Classes and functions, and one ``(function, name)`` pair that binds
+        ``builtins.getattr`` to :func:`history_buffer_statistic`.
     """
-    return HistoryBuffer, (buffer._log_history.tolist(),
-                           buffer._count_history.tolist(), buffer.max_length)
+    return [HistoryBuffer, (history_buffer_statistic, GETATTR_NAME)
+            ] + _numpy_globals()
 
 
 def allow_mmengine_checkpoints() -> None:
-    """Add what mmengine checkpoints contain to torch's safe globals, and
-    save HistoryBuffers in a form that needs nothing else."""
-    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
+    """Add what mmengine checkpoints contain to torch's safe globals.
+
+    Idempotent; a no-op on torch versions without safe globals (< 2.4),
+    which do not load with ``weights_only=True`` by default anyway.
+    """
     if hasattr(torch.serialization, 'add_safe_globals'):
-        torch.serialization.add_safe_globals(CHECKPOINT_SAFE_GLOBALS)
+        torch.serialization.add_safe_globals(checkpoint_safe_globals())
