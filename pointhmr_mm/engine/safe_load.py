@@ -24,6 +24,9 @@ from mmengine.logging import HistoryBuffer
 # How pickle names ``getattr`` (protocol 2 writes ``__builtin__``, which
 # torch's unpickler maps to ``builtins``).
 GETATTR_NAME = 'builtins.getattr'
+# HistoryBuffer's built-in statistics, which its instances pickle as
+# getattr(HistoryBuffer, name) (the class registers them on first use)
+HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 NUMPY_DTYPES = (np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32,
                 np.int32, np.uint64, np.int64, np.float16, np.float32,
                 np.float64)
@@ -31,7 +34,7 @@ NUMPY_DTYPES = (np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32,
 
 def history_buffer_statistic(owner, name: str):
     """Stand-in for ``getattr`` while unpickling: only HistoryBuffer's
-    statistics methods (``min``, ``max``, ``mean``, ``current``, ...).
+    built-in statistics methods (``min``, ``max``, ``current``, ``mean``).
 
     Args:
         owner: The object pickle asks an attribute of.
@@ -43,12 +46,11 @@ def history_buffer_statistic(owner, name: str):
     Raises:
         pickle.UnpicklingError: For any other object or name.
     """
-    if owner is not HistoryBuffer or \
-            name not in HistoryBuffer._statistics_methods:
+    if owner is not HistoryBuffer or name not in HISTORY_BUFFER_STATISTICS:
         raise pickle.UnpicklingError(
             f'checkpoint asks for getattr({owner!r}, {name!r}); safe loading'
             ' only allows the statistics methods of mmengine\'s '
-            f'HistoryBuffer ({sorted(HistoryBuffer._statistics_methods)})')
+            f'HistoryBuffer {HISTORY_BUFFER_STATISTICS}')
     return getattr(owner, name)
 
 

@@ -1,5 +1,6 @@
 """Safe loading (torch.load weights_only=True) of mmengine checkpoints."""
 import pickle
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,6 +47,16 @@ def test_runner_checkpoint_loads_safely(checkpoint):
     assert isinstance(buffers['train/loss'], HistoryBuffer)
     assert np.isfinite(buffers['train/loss'].mean())
     assert isinstance(ckpt['meta']['rng_states'][0]['numpy'][1], np.ndarray)
+
+
+def test_fresh_process_loads_it(checkpoint):
+    """No HistoryBuffer exists yet there (mmengine registers its statistics
+    methods on first use)."""
+    code = ('import sys, torch, pointhmr_mm.engine; '
+            'torch.load(sys.argv[1], weights_only=True)')
+    run = subprocess.run([sys.executable, '-c', code, str(checkpoint)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_plain_mmengine_checkpoint_resumes(checkpoint, tmp_path):

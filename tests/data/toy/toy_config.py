@@ -17,3 +17,6 @@ default_hooks = dict(
     logger=dict(interval=1),
     checkpoint=dict(save_best=None, max_keep_ckpts=1))
 randomness = dict(seed=7)
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
+test_cfg = dict()
