@@ -23,7 +23,7 @@ from typing import Callable, List, Optional
 import numpy as np
 import torch
 import torch.distributed as dist
-from mmengine.dist import get_dist_info, is_main_process
+from mmengine.dist import get_dist_info, is_main_process, master_only
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from pointhmr_mm.registry import RUNNERS
@@ -200,6 +200,18 @@ class PointHMRRunner(Runner):
         raise FileNotFoundError(
             f'{osp.join(self.work_dir, POINTER_NAME)} names {named}, which '
             f'does not exist (nor does {moved}); pass --resume CKPT')
+
+    @master_only
+    def dump_config(self) -> None:
+        """As ``Runner.dump_config``, but never over the config file the
+        run was started from (``train.py work_dir/cfg.py --resume``): that
+        one is input; the merged config then goes to the run's log dir."""
+        source = self.cfg.filename
+        target = osp.join(self.work_dir, osp.basename(source or ''))
+        if source and osp.isfile(target) and osp.samefile(source, target):
+            self.cfg.dump(osp.join(self.log_dir, osp.basename(source)))
+            return
+        super().dump_config()
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
         """As ``Runner.call_hook``; a validation run, hooks included, leaves

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import Hook
 
@@ -165,3 +166,16 @@ def test_auto_resume_without_or_with_a_broken_pointer(tmp_path):
     (tmp_path / 'last_checkpoint').write_text('/nowhere/epoch_1.pth')
     with pytest.raises(FileNotFoundError, match='last_checkpoint names'):
         train(tmp_path, 'broken', resume=True)
+
+
+def test_config_in_the_work_dir_is_not_overwritten(tmp_path):
+    train(tmp_path, 'dump_src', train_cfg=dict(max_epochs=1))
+    source = tmp_path / 'toy_config.py'  # the dumped, self-contained config
+    source.write_text(source.read_text() + '# edited by hand\n')
+    before = source.read_bytes()
+    cfg = Config.fromfile(str(source))
+    cfg.experiment_name = 'dump_again'
+    cfg.visualizer.name = 'dump_again'
+    runner = build_runner(cfg)
+    assert source.read_bytes() == before
+    assert (Path(runner.log_dir) / 'toy_config.py').is_file()
