@@ -1,6 +1,6 @@
 """Speed and memory of a PointHMR config's forward pass.
 
-    python tools/analysis/benchmark_model.py configs/quickstart/pointhmr_tiny_mannequin.py \
+    python tools/analysis/benchmark_model.py configs/quickstart/pointhmr_quickstart.py \
         [--batch-size 1] [--iters 10] [--device cpu|cuda] [--cfg-options ...]
 
 Prints parameters per part, mean latency (ms/image) and peak memory (CUDA:
