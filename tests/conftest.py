@@ -2,8 +2,7 @@
 Nothing licensed and nothing downloaded."""
 import pytest
 import torch
-
-torch.set_num_threads(max(1, torch.get_num_threads()))
+from mmengine.config import Config
 
 # Small enough to generate in a few seconds, large enough to decimate twice.
 TEST_MANNEQUIN_VERTICES = 600
@@ -28,3 +27,23 @@ def mesh_sampler_file(mannequin_dir):
     path = mannequin_dir / 'mesh_downsampling.npz'
     sampler.save(str(path))
     return path
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(mannequin_dir, mesh_sampler_file, tmp_path_factory):
+    """A config file and a checkpoint of a tiny PointHMR."""
+    from model_helpers import TINY_IMAGE, tiny_model_cfg
+    from pointhmr_mm.models.utils import MeshSampler
+    from pointhmr_mm.registry import MODELS
+    out = tmp_path_factory.mktemp('tiny_ckpt')
+    num = MeshSampler(str(mesh_sampler_file)).num_vertices[-1]
+    model_cfg = tiny_model_cfg(mannequin_dir, mesh_sampler_file, num)
+    cfg = Config(dict(
+        default_scope='pointhmr_mm', model=model_cfg,
+        test_dataloader=dict(dataset=dict(pipeline=[
+            dict(type='MeshAffineCrop', crop_size=TINY_IMAGE)]))))
+    cfg.dump(str(out / 'tiny.py'))
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg)
+    torch.save(dict(state_dict=model.state_dict()), out / 'tiny.pth')
+    return out / 'tiny.py', out / 'tiny.pth'
