@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from pointhmr_mm.datasets.synthetic import (SPLIT_SEED_OFFSET, split_exists,
+from pointhmr_mm.datasets.synthetic import (BACKGROUND_SHAPES,
+                                            SPLIT_SEED_OFFSET, split_exists,
                                             write_split)
 
 
@@ -30,6 +31,11 @@ def parse_args(argv=None):
     parser.add_argument('--max-heading-deg', type=float, default=180.,
                         help='people turn at most this far from facing '
                         'the camera')
+    parser.add_argument('--background-shapes', type=int, nargs=2,
+                        default=list(BACKGROUND_SHAPES),
+                        metavar=('MIN', 'MAX'),
+                        help='shapes and lines drawn on each background '
+                        '(fewer: easier to learn from scratch)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace splits that already exist')
     return parser.parse_args(argv)
@@ -49,7 +55,8 @@ def main(argv=None) -> int:
                            args.image_size,
                            args.seed + SPLIT_SEED_OFFSET[split],
                            overwrite=args.overwrite,
-                           max_heading_deg=args.max_heading_deg)
+                           max_heading_deg=args.max_heading_deg,
+                           background_shapes=args.background_shapes)
         print(f'wrote {path} ({num} samples)')
     return 0
 

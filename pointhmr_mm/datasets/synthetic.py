@@ -9,9 +9,10 @@ H36M regressor, as the evaluation takes them) in pixels and in metres in
 the camera frame, SMPL pose/betas/transl that reproduce the drawn mesh,
 the projected mesh's box and the gender of the model used.
 """
+import logging
 import os
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from pointhmr_mm.models.body_models import SMPL
 from pointhmr_mm.models.body_models.smpl import find_body_model_file
 from pointhmr_mm.utils.keypoints import H36M_TO_J14
+from pointhmr_mm.utils.safe_pickle import load_npz
 from pointhmr_mm.visualization.camera import perspective_to_screen
 from pointhmr_mm.visualization.renderer import MeshRenderer
 from .conventions import HUMAN_DATA_NUM_KEYPOINTS, lsp14_human_data_slots
@@ -67,6 +69,11 @@ TILT_STD, MAX_TILT = 0.1, 0.3  # radians: mostly upright
 BETA_CLIP = 2.  # shape stays within 2 standard deviations
 SHAPE_COMPONENTS = 10
 AMBIENT_RANGE, DIFFUSE_RANGE = (0.15, 0.5), (0.4, 0.9)
+# How many shapes and lines clutter a background, inclusive range. Thin
+# lines and limb-sized bars are hard distractors: a small network trained
+# from scratch on a few hundred steps learns much faster with fewer (the
+# quick start uses (0, 2)).
+BACKGROUND_SHAPES = (2, 8)
 
 
 def random_pose(rng: np.random.Generator,
@@ -98,17 +105,19 @@ def random_betas(rng: np.random.Generator) -> np.ndarray:
                    BETA_CLIP).astype(np.float32)
 
 
-def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
+def random_background(rng: np.random.Generator, size: int,
+                      shapes: Sequence[int] = BACKGROUND_SHAPES
+                      ) -> np.ndarray:
     """(size, size, 3) BGR uint8: a two-colour gradient in a random
-    direction, a few filled shapes and lines, sometimes blurred, plus
-    sensor-like noise."""
+    direction, ``shapes[0]`` to ``shapes[1]`` filled shapes and lines,
+    sometimes blurred, plus sensor-like noise."""
     c0, c1 = rng.uniform(0, 255, (2, 1, 1, 3))
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
     t = (np.cos(angle) * xx + np.sin(angle) * yy)[..., None]
     t = (t - t.min()) / max(np.ptp(t), 1e-6)
     img = np.ascontiguousarray((c0 * (1 - t) + c1 * t).astype(np.uint8))
-    for _ in range(rng.integers(2, 9)):
+    for _ in range(rng.integers(shapes[0], shapes[1] + 1)):
         colour = tuple(int(c) for c in rng.uniform(0, 255, 3))
         p, q = (tuple(int(v) for v in rng.integers(0, size, 2))
                 for _ in range(2))
@@ -152,6 +161,22 @@ def vertex_colours(template: np.ndarray, rng: np.random.Generator
     return np.clip((base + 0.5 * np.abs(side) * tint) * front, 0., 1.)
 
 
+def scene_settings(max_heading_deg: float = 180.,
+                   background_shapes: Sequence[int] = BACKGROUND_SHAPES
+                   ) -> dict:
+    """Checked, JSON-like scene settings (see :class:`SyntheticRenderer`).
+    """
+    shapes = [int(n) for n in background_shapes]
+    if len(shapes) != 2 or not 0 <= shapes[0] <= shapes[1]:
+        raise ValueError('background_shapes must be (min, max) with '
+                         f'0 <= min <= max, got {background_shapes!r}')
+    if not 0 <= max_heading_deg <= 180:
+        raise ValueError('max_heading_deg must be in [0, 180], got '
+                         f'{max_heading_deg!r}')
+    return dict(max_heading_deg=float(max_heading_deg),
+                background_shapes=shapes)
+
+
 class SyntheticRenderer:
     """Poses, renders and labels a body model (all genders it has).
 
@@ -159,14 +184,23 @@ class SyntheticRenderer:
         body_model_dir: Folder with ``smpl/SMPL_{NEUTRAL,MALE,FEMALE}.pkl``
             (at least the neutral one) and ``J_regressor_h36m.npy``.
         image_size: Side of the square images, pixels.
+        max_heading_deg: People turn at most this far from facing the
+            camera.
+        background_shapes: (min, max) shapes and lines drawn on each
+            background.
+
+    The scene settings (``max_heading_deg``, ``background_shapes``) are
+    what :func:`write_split` and the ``ensure_*`` helpers forward as
+    ``**scene``.
     """
 
     def __init__(self, body_model_dir: PathLike, image_size: int,
-                 max_heading_deg: float = 180.):
-        self.max_heading_deg = max_heading_deg
+                 max_heading_deg: float = 180.,
+                 background_shapes: Sequence[int] = BACKGROUND_SHAPES):
         body_model_dir = Path(body_model_dir)
         if image_size < 16:
             raise ValueError(f'image_size must be >= 16, got {image_size}')
+        self.scene = scene_settings(max_heading_deg, background_shapes)
         regressor = dict(h36m=str(body_model_dir / 'J_regressor_h36m.npy'))
         self.bodies = {}
         for gender in ('neutral', 'male', 'female'):
@@ -208,7 +242,7 @@ class SyntheticRenderer:
     def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
         """One rendered image and its labels (LSP-14, camera frame)."""
         gender = list(self.bodies)[rng.integers(len(self.bodies))]
-        pose = random_pose(rng, self.max_heading_deg)
+        pose = random_pose(rng, self.scene['max_heading_deg'])
         betas = random_betas(rng)
         with torch.no_grad():
             out = self.bodies[gender](betas=torch.from_numpy(betas)[None],
@@ -225,7 +259,8 @@ class SyntheticRenderer:
                                 diffuse=look.pop('diffuse'))
         drawn = renderer.render(
             screen, self.bodies[gender].faces.numpy(),
-            image=random_background(rng, self.size),
+            image=random_background(rng, self.size,
+                                    self.scene['background_shapes']),
             normal_vertices=verts_cam,
             vertex_colors=vertex_colours(self.templates[gender], rng),
             **look)
@@ -240,9 +275,10 @@ class SyntheticRenderer:
             pose=pose, betas=betas, transl=transl.astype(np.float32))
 
 
-def _human_data(records: List[dict]) -> dict:
+def _human_data(records: List[dict], settings: dict) -> dict:
     """HumanData arrays of the records, keypoints stored compressed (only
-    the 14 LSP slots, in convention order, with the 190-long masks)."""
+    the 14 LSP slots, in convention order, with the 190-long masks), and
+    the generator ``settings`` in ``meta``."""
     slots = np.asarray(lsp14_human_data_slots())
     mask = np.zeros(HUMAN_DATA_NUM_KEYPOINTS, np.uint8)
     mask[slots] = 1
@@ -262,7 +298,8 @@ def _human_data(records: List[dict]) -> dict:
         smpl=dict(global_orient=pose[:, :3],
                   body_pose=pose[:, 3:].reshape(-1, 23, 3),
                   betas=stack('betas'), transl=stack('transl')),
-        meta=dict(gender=[r['gender'] for r in records]),
+        meta=dict(gender=[r['gender'] for r in records],
+                  generator=settings),
         config='pointhmr_synthetic')
 
 
@@ -284,11 +321,11 @@ def split_exists(out_dir: PathLike, split: str) -> bool:
 
 def write_split(out_dir: PathLike, split: str, num: int,
                 body_model_dir: PathLike, image_size: int = 256,
-                seed: int = 0, overwrite: bool = False,
-                max_heading_deg: float = 180.) -> Path:
+                seed: int = 0, overwrite: bool = False, **scene) -> Path:
     """Render ``num`` samples to ``out_dir/images/<split>/000000.jpg``, ...
     and write ``out_dir/<split>.npz`` (HumanData). Sample ``i`` depends
-    only on ``(seed, i)``.
+    only on ``(seed, i)``. ``scene``: :class:`SyntheticRenderer`'s scene
+    settings. All settings are kept in the npz's ``meta['generator']``.
 
     Raises:
         FileExistsError: the split exists and ``overwrite`` is False.
@@ -306,7 +343,7 @@ def write_split(out_dir: PathLike, split: str, num: int,
     for path in old:  # only the generator's own file names
         path.unlink()
     img_dir.mkdir(parents=True, exist_ok=True)
-    maker = SyntheticRenderer(body_model_dir, image_size, max_heading_deg)
+    maker = SyntheticRenderer(body_model_dir, image_size, **scene)
     threads = torch.get_num_threads()
     # one small mesh per call: thread hand-offs cost more than the maths
     # (measured 4x slower with 2 threads on a loaded 2-core machine)
@@ -321,17 +358,29 @@ def write_split(out_dir: PathLike, split: str, num: int,
         torch.set_num_threads(threads)
     partial = ann.with_name(ann.name + '.partial')
     with open(partial, 'wb') as f:  # a crash leaves no half-written npz
-        np.savez_compressed(f, **_human_data(records))
+        np.savez_compressed(f, **_human_data(
+            records, dict(num=num, image_size=image_size, seed=seed,
+                          **maker.scene)))
     os.replace(partial, ann)
     return ann
 
 
+def stored_settings(ann: PathLike) -> Optional[dict]:
+    """The generator settings a split was written with (None for files
+    from elsewhere or from before they were recorded)."""
+    meta = load_npz(ann).get('meta')
+    if isinstance(meta, np.ndarray) and meta.dtype == object:
+        meta = meta.item()
+    return meta.get('generator') if isinstance(meta, dict) else None
+
+
 def ensure_synthetic_dataset(out_dir: PathLike, body_model_dir: PathLike,
                              num_train: int, num_val: int, seed: int = 0,
-                             image_size: int = 256,
-                             max_heading_deg: float = 180.
+                             image_size: int = 256, **scene
                              ) -> Dict[str, Path]:
-    """Generate the train and val splits that are absent; keep the others.
+    """Generate the train and val splits that are absent; keep the others
+    (never replaced: a kept split made with other settings only gets a
+    warning). ``scene``: :class:`SyntheticRenderer`'s scene settings.
 
     Returns:
         dict: split -> annotation file.
@@ -339,13 +388,21 @@ def ensure_synthetic_dataset(out_dir: PathLike, body_model_dir: PathLike,
     paths = {}
     for split, num in (('train', num_train), ('val', num_val)):
         ann = Path(out_dir) / f'{split}.npz'
+        split_seed = seed + SPLIT_SEED_OFFSET[split]
         if split_exists(out_dir, split):
-            print_log(f'{ann} exists: kept (delete it to regenerate)',
-                      logger='current')
+            wanted = dict(num=num, image_size=image_size, seed=split_seed,
+                          **scene_settings(**scene))
+            if stored_settings(ann) == wanted:
+                print_log(f'{ann} exists: kept (delete it to regenerate)',
+                          logger='current')
+            else:
+                print_log(f'{ann} exists but was not made with {wanted} '
+                          f'(it records {stored_settings(ann)}); kept as it '
+                          'is: delete its folder to regenerate',
+                          logger='current', level=logging.WARNING)
         else:
             write_split(out_dir, split, num, body_model_dir, image_size,
-                        seed + SPLIT_SEED_OFFSET[split], overwrite=True,
-                        max_heading_deg=max_heading_deg)
+                        split_seed, overwrite=True, **scene)
         paths[split] = ann
     return paths
 
@@ -353,9 +410,10 @@ def ensure_synthetic_dataset(out_dir: PathLike, body_model_dir: PathLike,
 def ensure_quickstart_assets(root: PathLike, mannequin_vertices: int,
                              mesh_levels, num_train: int, num_val: int,
                              image_size: int = 256, seed: int = 0,
-                             max_heading_deg: float = 180.) -> None:
+                             **scene) -> None:
     """The quick start's mannequin, its mesh hierarchy and the synthetic
-    splits under ``root``, each made only if absent."""
+    splits under ``root``, each made only if absent. ``scene``:
+    :class:`SyntheticRenderer`'s scene settings."""
     from pointhmr_mm.models.body_models.mannequin import make_mannequin_files
     from pointhmr_mm.models.utils import build_mesh_sampler
     root = Path(root)
@@ -369,4 +427,4 @@ def ensure_quickstart_assets(root: PathLike, mannequin_vertices: int,
         build_mesh_sampler(body.v_template.numpy(), body.faces.numpy(),
                            mesh_levels).save(str(sampler))
     ensure_synthetic_dataset(root / 'synthetic', body_dir, num_train,
-                             num_val, seed, image_size, max_heading_deg)
+                             num_val, seed, image_size, **scene)

@@ -8,9 +8,12 @@ import torch
 from dataset_helpers import PIPELINE
 
 from pointhmr_mm.datasets import HumanDataDataset
+import pointhmr_mm.datasets.synthetic as synthetic
 from pointhmr_mm.datasets.synthetic import (FOCAL_PER_SIDE,
+                                            SyntheticRenderer,
                                             ensure_synthetic_dataset,
-                                            random_pose, write_split)
+                                            random_background, random_pose,
+                                            stored_settings, write_split)
 from pointhmr_mm.models.body_models import SMPL
 from pointhmr_mm.utils import register_all_modules
 from pointhmr_mm.utils.keypoints import H36M_TO_J14
@@ -111,6 +114,58 @@ def test_ensure_and_tool(mannequin_dir, tmp_path):
             '--num-train', '1', '--num-val', '1', '--image-size', str(SIZE)]
     assert tool.main(args) == 1  # both splits exist
     assert paths['train'].stat().st_mtime_ns == stamp
-    assert tool.main(args + ['--overwrite']) == 0
+    assert tool.main(args + ['--overwrite', '--background-shapes', '0',
+                             '1']) == 0
     assert len(load_npz(paths['train'])['image_path']) == 1
+    assert stored_settings(paths['train'])['background_shapes'] == [0, 1]
     assert not (tmp_path / 'images/train/000001.jpg').exists()
+
+
+def _plane_residual(img: np.ndarray) -> float:
+    """Std of what a per-channel linear ramp in x and y leaves over."""
+    size = img.shape[0]
+    yy, xx = np.mgrid[0:size, 0:size].reshape(2, -1)
+    design = np.stack([np.ones_like(xx), xx, yy], 1).astype(float)
+    values = img.reshape(-1, 3).astype(float)
+    coef = np.linalg.lstsq(design, values, rcond=None)[0]
+    return float((values - design @ coef).std())
+
+
+def test_background_clutter_follows_the_setting():
+    # no shapes: a gradient plus sensor noise (std <= 10), maybe blurred
+    plain = [_plane_residual(random_background(
+        np.random.default_rng(s), 64, (0, 0))) for s in range(10)]
+    busy = [_plane_residual(random_background(
+        np.random.default_rng(s), 64, (6, 6))) for s in range(10)]
+    assert max(plain) < 11
+    assert np.median(busy) > 20
+
+
+def test_settings_are_recorded_and_checked(split, mannequin_dir, tmp_path,
+                                           monkeypatch):
+    _, ann = split
+    assert stored_settings(ann) == dict(
+        num=4, image_size=SIZE, seed=3, max_heading_deg=180.,
+        background_shapes=[2, 8])
+    with pytest.raises(ValueError, match='background_shapes'):
+        SyntheticRenderer(mannequin_dir, SIZE, background_shapes=(3, 1))
+    with pytest.raises(ValueError, match='max_heading_deg'):
+        SyntheticRenderer(mannequin_dir, SIZE, max_heading_deg=270.)
+
+    scene = dict(max_heading_deg=30., background_shapes=(0, 2))
+    paths = ensure_synthetic_dataset(tmp_path, mannequin_dir, 2, 1, seed=5,
+                                     image_size=SIZE, **scene)
+    assert stored_settings(paths['val']) == dict(
+        num=1, image_size=SIZE, seed=6, max_heading_deg=30.,
+        background_shapes=[0, 2])
+    messages = []
+    monkeypatch.setattr(synthetic, 'print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    before = paths['train'].read_bytes()
+    ensure_synthetic_dataset(tmp_path, mannequin_dir, 2, 1, seed=5,
+                             image_size=SIZE, **scene)
+    assert not any('not made with' in m for m in messages)
+    ensure_synthetic_dataset(tmp_path, mannequin_dir, 2, 1, seed=5,
+                             image_size=SIZE, max_heading_deg=30.)
+    assert sum('not made with' in m for m in messages) == 2
+    assert paths['train'].read_bytes() == before  # kept, never replaced
