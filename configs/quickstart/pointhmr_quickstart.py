@@ -10,13 +10,19 @@ _base_ = [
 root = 'data/quickstart'
 body_model_dir = f'{root}/body_models'
 data_dir = f'{root}/synthetic'
-crop_size = 128
+crop_size = 96
+grid_size = crop_size // 32  # side of the backbone's coarsest map
 mesh_levels = (600, 150)
 num_vertices = mesh_levels[-1]
 quickstart_assets = dict(
     root=root, mannequin_vertices=1200, mesh_levels=mesh_levels,
-    num_train=1000, num_val=100, image_size=160,
-    max_heading_deg=45.)  # mostly facing the camera, like most photos
+    num_train=4000, num_val=100, image_size=160,
+    # mostly facing the camera, like most photos
+    max_heading_deg=45.,
+    # Little background clutter: with 2-8 shapes and lines per image this
+    # small network, trained from scratch for 1000 steps, barely beats the
+    # mean pose; with 0-2 it learns the pose (measured on this machine).
+    background_shapes=(0, 2))
 
 model = dict(
     backbone=dict(
@@ -36,7 +42,7 @@ model = dict(
               embed_dims=64, num_heatmap_blocks=1, num_target_blocks=1),
     head=dict(
         mesh_sampler=dict(filename=f'{body_model_dir}/mesh_downsampling.npz'),
-        in_channels=64, position_dims=32, num_grid_tokens=16,
+        in_channels=64, position_dims=32, num_grid_tokens=grid_size**2,
         embed_dims=(96, 96, 64, 64), ffn_dims=(128, 128, 128, 128),
         num_layers=(1, 1, 1, 1), dropout=0.),
     body_model=dict(
@@ -46,9 +52,14 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadMeshImage'),
-    dict(type='MeshRandomAugParams', rot_std=10., scale_std=0.1),
+    # Mild: the generator already tilts, places and scales the bodies, and
+    # strong per-channel noise would blur the left/right tint below.
+    dict(type='MeshRandomAugParams', rot_std=0., scale_std=0.1,
+         noise_range=(0.8, 1.2)),
     dict(type='MeshAffineCrop', crop_size=crop_size),
-    dict(type='MeshRandomFlip'),
+    # No MeshRandomFlip: the mannequin's left side is tinted red and its
+    # right side blue (its only left/right cue); a mirrored image would
+    # show the left side in blue and teach the network nothing.
     dict(type='MeshPixelNoise'),
     dict(type='PackMeshInputs'),
 ]
@@ -75,12 +86,15 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='MeshMetric')
 test_evaluator = val_evaluator
 
-max_epochs = 6
+# 4 x 250 steps. Rendering is cheap (~10 ms an image) and 1000 images
+# are memorised (train MPJPE 72 mm, held-out 136), so more images, fewer
+# epochs.
+max_epochs = 4
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.))
 param_scheduler = [
-    dict(type='MultiStepLR', by_epoch=True, milestones=[4], gamma=0.1)
+    dict(type='MultiStepLR', by_epoch=False, milestones=[875], gamma=0.1)
 ]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=2)
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(

@@ -27,3 +27,35 @@ def test_config_builds(path, mannequin_dir, mesh_sampler_file):
     point_at_mannequin(cfg, mannequin_dir, mesh_sampler_file)
     model = MODELS.build(cfg.model)
     assert model.head.num_vertices == model.neck.num_vertices
+    # the neck reads a subset of the backbone's outputs: DDP needs this
+    assert cfg.find_unused_parameters is True
+
+
+def crop_size(cfg) -> int:
+    crops = [t['crop_size'] for t in cfg.val_dataloader.dataset.pipeline
+             if t['type'] == 'MeshAffineCrop']
+    assert len(crops) == 1
+    return crops[0]
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.stem)
+def test_grid_tokens_match_the_crop(path):
+    """The coarsest backbone map (stride 32) gives the grid tokens."""
+    cfg = Config.fromfile(str(path))
+    if 'val_dataloader' not in cfg:
+        pytest.skip('no data pipeline')
+    grid = crop_size(cfg) // 32
+    assert cfg.model.head.get('num_grid_tokens', 49) == grid**2
+
+
+def test_quickstart_runs_at_its_crop_size(mannequin_dir, mesh_sampler_file):
+    import torch
+    cfg = Config.fromfile(str(CONFIG_DIR / 'quickstart' /
+                              'pointhmr_quickstart.py'))
+    point_at_mannequin(cfg, mannequin_dir, mesh_sampler_file)
+    model = MODELS.build(cfg.model).eval()
+    size = crop_size(cfg)
+    with torch.no_grad():
+        camera, joints, vertices = model(torch.zeros(2, 3, size, size))
+    assert camera.shape == (2, 3) and joints.shape == (2, 14, 3)
+    assert vertices.shape == (2, model.body_model.num_vertices, 3)

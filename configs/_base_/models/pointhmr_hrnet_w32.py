@@ -1,6 +1,9 @@
 # PointHMR as released (PointHMR-HR32): HRNet-W32, taking the 56 px branch
 # (32 channels) and the 7 px branch (256 channels).
 num_vertices = 431  # coarse SMPL mesh
+# The neck reads two of HRNet's four outputs, so the last fuse layers of the
+# other two get no gradient (as in the released model): DDP must know.
+find_unused_parameters = True
 num_joints = 14  # LSP-14
 embed_dims = 512
 position_dims = 128
