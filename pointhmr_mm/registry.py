@@ -9,6 +9,7 @@ from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
@@ -22,6 +23,8 @@ from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import \
+    WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 # Network parts, losses, body models and the estimator.
@@ -32,6 +35,11 @@ TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS,
                       locations=['pointhmr_mm.models'])
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS,
                           locations=['pointhmr_mm.models'])
+# Children without modules of their own: they let ``default_scope`` look
+# up mmengine's log processors and ``init_cfg`` initialisers quietly.
+WEIGHT_INITIALIZERS = Registry('weight initializer',
+                               parent=MMENGINE_WEIGHT_INITIALIZERS,
+                               locations=['pointhmr_mm.models'])
 
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS,
                     locations=['pointhmr_mm.datasets'])
@@ -49,6 +57,8 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS,
                  locations=['pointhmr_mm.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS,
                  locations=['pointhmr_mm.engine'])
+LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS,
+                          locations=['pointhmr_mm.engine'])
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS,
                       locations=['pointhmr_mm.engine'])
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS,

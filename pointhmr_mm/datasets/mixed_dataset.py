@@ -25,8 +25,9 @@ class MixedMeshDataset(Dataset):
     and shards it like any dataset.
 
     When a block is shorter than its dataset, one epoch sees a subset;
-    :meth:`set_epoch` draws a fresh subset (call it from a hook, e.g.
-    mmdet's ``SetEpochInfoHook``, with non-persistent workers).
+    :meth:`set_epoch` draws a fresh subset: add
+    ``custom_hooks=[dict(type='DatasetSetEpochHook')]`` to the config and
+    keep the train loader's workers non-persistent.
 
     Args:
         datasets: Dataset configs (built through DATASETS) or datasets.

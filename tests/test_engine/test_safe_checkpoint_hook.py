@@ -77,3 +77,18 @@ def test_previous_best_removed_only_after_the_new_best(tmp_path,
     assert not first.is_file()
     assert (tmp_path / 'best_mse_epoch_2.pth').is_file()
     assert hook.best_ckpt_path == str(tmp_path / 'best_mse_epoch_2.pth')
+
+
+def test_missing_best_key_warns_and_keeps_training(tmp_path, monkeypatch):
+    import pointhmr_mm.engine.hooks.safe_checkpoint_hook as module
+    messages = []
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    runner = build_runner(toy_cfg(
+        tmp_path, 'best_missing', train_cfg=dict(max_epochs=2),
+        default_hooks=dict(checkpoint=dict(save_best='3dpw/mse',
+                                           rule='less'))))
+    runner.train()  # the toy metric reports 'mse' only
+    assert sorted(p.name for p in tmp_path.glob('*.pth')) == ['epoch_2.pth']
+    assert len(messages) == 2 and all("'3dpw/mse'" in m and "'mse'" in m
+                                      for m in messages)

@@ -1,6 +1,7 @@
 from .mesh_visualization_hook import MeshVisualizationHook
 from .safe_checkpoint_hook import SafeCheckpointHook
+from .set_epoch_hook import DatasetSetEpochHook
 
 __all__ = [
-    'MeshVisualizationHook', 'SafeCheckpointHook'
+    'DatasetSetEpochHook', 'MeshVisualizationHook', 'SafeCheckpointHook'
 ]

@@ -1,8 +1,10 @@
 """Checkpointing that never leaves a run without a good checkpoint."""
+import logging
 import os.path as osp
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
+from mmengine.logging import print_log
 
 from pointhmr_mm.registry import HOOKS
 from pointhmr_mm.engine.runner import POINTER_NAME, write_text_atomically
@@ -59,6 +61,16 @@ class SafeCheckpointHook(CheckpointHook):
             return
         if 'auto' in self.key_indicators:  # the parent resolves it first
             self._init_rule(self.rules, [next(iter(metrics))])
+        missing = [k for k in self.key_indicators if k not in metrics]
+        if missing:
+            # e.g. a val set of several protocols prefixes every key
+            # ('mesh/3dpw/PA-MPJPE'); a KeyError here would end the run
+            print_log(f'SafeCheckpointHook: save_best={missing} not among '
+                      f'the metrics {sorted(metrics)}; no best checkpoint '
+                      'this time (set default_hooks.checkpoint.save_best to '
+                      'one of them)', logger='current',
+                      level=logging.WARNING)
+            return
         single = len(self.key_indicators) == 1
         if single:
             before = {None: getattr(self, 'best_ckpt_path', None)}
