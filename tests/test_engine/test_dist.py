@@ -23,6 +23,7 @@ import torch.distributed as dist
 sys.path.insert(0, sys.argv[1])
 from toy_helpers import toy_cfg
 from pointhmr_mm.engine import build_runner, setup_distributed
+from pointhmr_mm.engine.entry_points import close_distributed
 from pointhmr_mm.utils import register_all_modules
 
 register_all_modules()
@@ -41,6 +42,8 @@ out = dict(seen=seen, wrapper=type(runner.model).__name__,
            same_weights=all(torch.equal(g, params) for g in gathered))
 with open(os.path.join(sys.argv[2], f'rank{dist.get_rank()}.json'), 'w') as f:
     json.dump(out, f)
+del runner, loader
+close_distributed()  # as tools/train.py does, with the runner gone
 '''
 
 
