@@ -13,10 +13,7 @@ from mmengine.config import Config
 
 from pointhmr_mm.engine.entry_points import (add_common_args,
                                              apply_common_args,
-                                             close_distributed,
-                                             export_local_rank,
-                                             prepare_runner)
-from pointhmr_mm.utils import register_all_modules
+                                             export_local_rank, run_tool)
 
 PICKLE_SUFFIXES = ('.pkl', '.pickle')
 
@@ -56,13 +53,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
-    register_all_modules()
-    cfg = merge_args(Config.fromfile(args.config), args)
-    try:
-        prepare_runner(cfg, args.launcher).test()
-    finally:
-        close_distributed()
+    run_tool(parse_args(argv), merge_args, 'test')
 
 
 if __name__ == '__main__':

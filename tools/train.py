@@ -17,10 +17,7 @@ from mmengine.logging import print_log
 
 from pointhmr_mm.engine.entry_points import (add_common_args,
                                              apply_common_args,
-                                             close_distributed,
-                                             export_local_rank,
-                                             prepare_runner)
-from pointhmr_mm.utils import register_all_modules
+                                             export_local_rank, run_tool)
 
 AUTO_RESUME = 'auto'
 
@@ -71,13 +68,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
-    register_all_modules()
-    cfg = merge_args(Config.fromfile(args.config), args)
-    try:
-        prepare_runner(cfg, args.launcher).train()
-    finally:
-        close_distributed()
+    run_tool(parse_args(argv), merge_args, 'train')
 
 
 if __name__ == '__main__':

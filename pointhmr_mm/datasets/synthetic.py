@@ -392,13 +392,14 @@ def ensure_synthetic_dataset(out_dir: PathLike, body_model_dir: PathLike,
         if split_exists(out_dir, split):
             wanted = dict(num=num, image_size=image_size, seed=split_seed,
                           **scene_settings(**scene))
-            if stored_settings(ann) == wanted:
+            stored = stored_settings(ann)
+            if stored == wanted:
                 print_log(f'{ann} exists: kept (delete it to regenerate)',
                           logger='current')
             else:
                 print_log(f'{ann} exists but was not made with {wanted} '
-                          f'(it records {stored_settings(ann)}); kept as it '
-                          'is: delete its folder to regenerate',
+                          f'(it records {stored}); kept as it is: delete '
+                          'its folder to regenerate',
                           logger='current', level=logging.WARNING)
         else:
             write_split(out_dir, split, num, body_model_dir, image_size,

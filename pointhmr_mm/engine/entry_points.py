@@ -1,15 +1,18 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: the common command
-line, its folding into the config, and the set-up before the Runner."""
+line, its folding into the config, the set-up before the Runner and the
+clean-up after it."""
 import argparse
 import gc
 import os
 import os.path as osp
+from typing import Callable
 
-from mmengine.config import Config, DictAction
 import torch.distributed as dist
+from mmengine.config import Config, DictAction
 from mmengine.dist import barrier, is_distributed, is_main_process
 from mmengine.runner import Runner
 
+from pointhmr_mm.utils import register_all_modules
 from pointhmr_mm.utils.assets import prepare_config_assets
 from .dist import LAUNCHERS, setup_distributed
 from .runner import build_runner
@@ -71,3 +74,17 @@ def close_distributed() -> None:
     gc.collect()
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def run_tool(args: argparse.Namespace,
+             merge_args: Callable[[Config, argparse.Namespace], Config],
+             method: str) -> None:
+    """Load ``args.config``, fold the command line in with ``merge_args``,
+    then call the Runner's ``method`` (``'train'`` or ``'test'``) and
+    clean up the process group whatever happens."""
+    register_all_modules()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    try:
+        getattr(prepare_runner(cfg, args.launcher), method)()
+    finally:
+        close_distributed()
