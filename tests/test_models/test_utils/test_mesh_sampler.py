@@ -1,4 +1,3 @@
-import io
 import zipfile
 
 import numpy as np
@@ -8,6 +7,9 @@ import torch
 
 from pointhmr_mm.models.utils import MeshSampler
 from pointhmr_mm.registry import TASK_UTILS
+from pointhmr_mm.utils.safe_pickle import load_npz
+
+from graphcmr_helpers import write_graphcmr_file
 
 
 @pytest.fixture(scope='module')
@@ -63,39 +65,45 @@ def test_khop_sets_symmetric_and_nested(sampler):
     assert torch.equal(masks[0], adj | torch.eye(len(adj), dtype=torch.bool))
 
 
-# A pickled psbody Mesh, written opcode by opcode: protocol 2, GLOBAL
-# psbody.mesh.mesh.Mesh, NEWOBJ with no arguments, BUILD with {}, STOP.
-PSBODY_PICKLE = b'\x80\x02cpsbody.mesh.mesh\nMesh\n)\x81}b.'
-
-
-def write_graphcmr_npz(path, sampler, break_d=False):
-    """The users' file layout, with an M key whose objects name a class in
-    a module that cannot be imported."""
+def write_graphcmr_npz(path, sampler, break_d=False, **kwargs):
+    """The users' file layout (see ``graphcmr_helpers``), optionally with
+    one D row that selects two vertices."""
     mats = sampler.matrices()
     if break_d:
         d = mats['D'][0].tolil()
         d[0, 1] = 1.
         mats['D'][0] = d.tocsr()
-    with zipfile.ZipFile(path, 'w') as archive:
-        for key in ('A', 'U', 'D', 'F'):
-            values = np.empty(len(mats[key]), dtype=object)
-            for i, v in enumerate(mats[key]):
-                values[i] = v
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, values, allow_pickle=True)
-            archive.writestr(f'{key}.npy', buf.getvalue())
-        buf = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            buf, dict(descr='|O', fortran_order=False, shape=(1, )))
-        archive.writestr('M.npy', buf.getvalue() + PSBODY_PICKLE)
+    return write_graphcmr_file(path, mats, **kwargs)
 
 
-def test_graphcmr_file_with_psbody_key_loads(tmp_path, sampler):
+def test_graphcmr_file_with_real_properties_loads(tmp_path, sampler):
     path = tmp_path / 'mesh_downsampling.npz'
-    write_graphcmr_npz(path, sampler)
+    ups = write_graphcmr_npz(path, sampler)
+    # the fixture carries the real file's properties ...
+    for up in ups:
+        sums = np.asarray(up.sum(1)).ravel()
+        assert (np.abs(sums - 1.) > 1e-3).sum() > 10
+        assert up.data.min() < -0.5
+        assert set(np.diff(up.tocsr().indptr)) == {3}
+    raw = load_npz(path, skip_keys=('M', ))
+    assert raw['F'][0].dtype == np.uint32 and raw['A'][0].data.max() == 2.
+    with zipfile.ZipFile(path) as archive:
+        assert b'psbody' in archive.read('M.npy')
+    # ... and loads; upsampling is exactly U @ x, level by level
     loaded = MeshSampler(str(path))
     assert loaded.num_vertices == sampler.num_vertices
     assert loaded.faces(-1).shape[1] == 3
+    assert loaded.faces(0).dtype == np.int64
+    x = torch.randn(2, 150, 3, dtype=torch.float64)
+    expected = np.einsum('fc,bcd->bfd', ups[1].toarray(), x.numpy())
+    torch.testing.assert_close(loaded.upsample(x, 2, 1),
+                               torch.from_numpy(expected))
+    expected = np.einsum('fc,bcd->bfd', ups[0].toarray(), expected)
+    torch.testing.assert_close(loaded.upsample(x), torch.from_numpy(expected))
+    # A's stored 2s are edges: the graph (and so the masks) is unchanged
+    assert np.array_equal(loaded.adjacency(1).toarray(),
+                          sampler.adjacency(1).toarray())
+    assert torch.equal(loaded.khop_mask(-1, 3), sampler.khop_mask(-1, 3))
 
 
 def test_broken_files_are_reported(tmp_path, sampler):
@@ -126,9 +134,17 @@ def test_bad_matrices_name_key_and_level(sampler):
     up[5] = 0
     with pytest.raises(ValueError, match="key 'U' level 0 must have 1 to 3"):
         MeshSampler(matrices=with_changed(sampler, 'U', 0, up.tocsr()))
-    up = mats['U'][0] * 2.
-    with pytest.raises(ValueError, match="key 'U' level 0 rows must sum"):
+    up = mats['U'][0] * 2.  # no longer inverts D
+    with pytest.raises(ValueError, match="keys 'D' and 'U' level 0: D @ U "
+                       'must be the identity'):
         MeshSampler(matrices=with_changed(sampler, 'U', 0, up))
+    up = mats['U'][1].tolil()
+    up[3, up.rows[3][0]] = np.nan
+    with pytest.raises(ValueError, match="key 'U' level 1 has non-finite"):
+        MeshSampler(matrices=with_changed(sampler, 'U', 1, up.tocsr()))
+    with pytest.raises(ValueError, match="key 'D' level 1 must be a 2D "
+                       'numeric'):
+        MeshSampler(matrices=with_changed(sampler, 'D', 1, 'not a matrix'))
     adj = mats['A'][2].tolil()
     adj[0, 5] = 1. - adj[0, 5]  # one direction only
     with pytest.raises(ValueError, match="key 'A' level 2 must be symm"):
