@@ -1,8 +1,8 @@
 """Train a PointHMR model with mmengine's Runner.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--auto-scale-lr] [--cfg-options k=v ...]
-        [--launcher none|pytorch|slurm|mpi]
+        [--auto-scale-lr] [--no-validate] [--vis-backend tensorboard]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
 Several processes: ``tools/dist_train.sh CONFIG N`` (torchrun; gloo on CPU)
 or ``tools/slurm_train.sh``.
@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.device import get_device
 from mmengine.logging import print_log
 
-from pointhmr_mm.engine.entry_points import (add_common_args,
+from pointhmr_mm.engine.entry_points import (ConfigError, add_common_args,
                                              apply_common_args,
                                              export_local_rank, run_tool)
 
@@ -35,6 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by total batch size / the '
                         "config's auto_scale_lr.base_batch_size")
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not validate during training')
     args = parser.parse_args(argv)
     export_local_rank(args)
     if args.resume not in (None, AUTO_RESUME) and \
@@ -56,10 +58,16 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
-        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            raise KeyError(f'--auto-scale-lr: {args.config} has no '
-                           'auto_scale_lr.base_batch_size')
+        if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
+            raise ConfigError(
+                f'--auto-scale-lr: {args.config} has no auto_scale_lr.'
+                'base_batch_size (the total batch size its lr was tuned '
+                'for); add e.g. auto_scale_lr = dict(base_batch_size=24) '
+                'or pass --cfg-options auto_scale_lr.base_batch_size=N')
         cfg.auto_scale_lr.enable = True
+    if args.no_validate:
+        # mmengine's Runner skips validation when all three are None
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     if args.resume == AUTO_RESUME:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

@@ -26,7 +26,8 @@ vis_backends = [
 ]
 visualizer = dict(
     type='MeshVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+# EpochLogProcessor: validation lines of scalars.json also carry epoch and iter
+log_processor = dict(type='EpochLogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False

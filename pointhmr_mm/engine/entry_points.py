@@ -3,6 +3,7 @@ line, its folding into the config, the set-up before the Runner and the
 clean-up after it."""
 import argparse
 import gc
+import importlib.util
 import os
 import os.path as osp
 from typing import Callable
@@ -18,6 +19,16 @@ from .dist import LAUNCHERS, setup_distributed
 from .runner import build_runner
 
 WORK_DIRS = './work_dirs'
+# --vis-backend NAME -> (mmengine vis backend, module it needs, pip package)
+VIS_BACKENDS = dict(
+    tensorboard=('TensorboardVisBackend', 'torch.utils.tensorboard',
+                 'tensorboard'),
+    local=('LocalVisBackend', None, None))
+
+
+class ConfigError(ValueError):
+    """A command line that does not fit the config; :func:`run_tool`
+    prints it without a traceback."""
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +38,11 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         '(default: ./work_dirs/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
+    parser.add_argument(
+        '--vis-backend', nargs='+', choices=sorted(VIS_BACKENDS),
+        help='also log to these mmengine vis backends (tensorboard: '
+        'TensorboardVisBackend, event files under <work dir>/<time>/'
+        'vis_data)')
     parser.add_argument('--launcher', default='none', choices=LAUNCHERS)
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -37,11 +53,78 @@ def export_local_rank(args: argparse.Namespace) -> None:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
 
 
+def _option_conflict(cfg: Config, key: str, value) -> str:
+    """Why ``--cfg-options key=value`` cannot be merged: the first part of
+    the dotted ``key`` that is a value, not a dict, in ``cfg``."""
+    node, parts = cfg._cfg_dict, key.split('.')
+    for depth, part in enumerate(parts[:-1]):
+        if isinstance(node, (list, tuple)) and part.isdigit() and \
+                int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            break
+        if not isinstance(node, (dict, list, tuple)):
+            where = '.'.join(parts[:depth + 1])
+            return (f'--cfg-options {key}={value!r}: {where} is '
+                    f'{type(node).__name__} {node!r} in the config, not a '
+                    f'dict, so it has no key {parts[depth + 1]!r} (a '
+                    'typo in the key?)')
+    return f'--cfg-options {key}={value!r} does not fit the config'
+
+
+def merge_cfg_options(cfg: Config, options: dict) -> Config:
+    """``cfg.merge_from_dict(options)``, one option at a time, so that a
+    bad one is named.
+
+    Raises:
+        ConfigError: An option goes through a key whose value is not a
+            dict (mmengine's bare ``TypeError`` names only the last key).
+    """
+    for key, value in options.items():
+        try:
+            cfg.merge_from_dict({key: value})
+        except TypeError as err:
+            raise ConfigError(_option_conflict(cfg, key, value)) from err
+    return cfg
+
+
+def add_vis_backends(cfg: Config, names) -> Config:
+    """Append the vis backends ``--vis-backend`` names to
+    ``cfg.visualizer.vis_backends`` (once each).
+
+    Raises:
+        ConfigError: The backend's package is missing, or the config has
+            no ``visualizer``.
+    """
+    if not names:
+        return cfg
+    if cfg.get('visualizer') is None:
+        raise ConfigError(f'--vis-backend: {cfg.filename} has no visualizer')
+    backends = cfg.visualizer.get('vis_backends') or []
+    for name in names:
+        backend, module, package = VIS_BACKENDS[name]
+        if module is not None and importlib.util.find_spec(package) is None:
+            raise ConfigError(
+                f'--vis-backend {name} needs the {package} package '
+                f'({module}): pip install {package}')
+        if not any(b.get('type') == backend for b in backends):
+            backends.append(dict(type=backend))
+    cfg.visualizer.vis_backends = backends
+    return cfg
+
+
 def apply_common_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Fold ``--cfg-options`` and ``--work-dir`` (default
-    ``./work_dirs/<config name>``) into ``cfg`` in place."""
+    """Fold ``--cfg-options``, ``--vis-backend`` and ``--work-dir``
+    (default ``./work_dirs/<config name>``) into ``cfg`` in place.
+
+    Raises:
+        ConfigError: See :func:`merge_cfg_options`, :func:`add_vis_backends`.
+    """
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
+    add_vis_backends(cfg, getattr(args, 'vis_backend', None))
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -83,7 +166,10 @@ def run_tool(args: argparse.Namespace,
     then call the Runner's ``method`` (``'train'`` or ``'test'``) and
     clean up the process group whatever happens."""
     register_all_modules()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    try:
+        cfg = merge_args(Config.fromfile(args.config), args)
+    except ConfigError as err:
+        raise SystemExit(f'error: {err}') from None
     try:
         getattr(prepare_runner(cfg, args.launcher), method)()
     finally:

@@ -74,7 +74,8 @@ def test_bad_arguments_are_refused(train_tool, tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_tool.parse_args([str(CONFIG), '--launcher', 'ssh'])
     args = train_tool.parse_args([str(CONFIG), '--auto-scale-lr'])
-    with pytest.raises(KeyError, match='base_batch_size'):
+    from pointhmr_mm.engine.entry_points import ConfigError
+    with pytest.raises(ConfigError, match='base_batch_size'):
         train_tool.merge_args(Config.fromfile(str(CONFIG)), args)
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit):
