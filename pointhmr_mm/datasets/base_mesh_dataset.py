@@ -16,6 +16,8 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
+from .conventions import check_gender_codes, normalise_gender
+
 ON_ERROR = ('raise', 'skip')
 EVAL_PROTOCOLS = ('h36m_p2', '3dpw', None)
 
@@ -66,6 +68,11 @@ class BaseMeshDataset(BaseDataset):
             refetch serves another random sample, at most ``max_refetch``
             times in a row. Evaluation must see every sample, so 'skip' is
             refused with ``test_mode=True``.
+        gender_codes: What integer gender codes mean in this dataset's
+            files, e.g. ``{0: 'female', 1: 'male'}`` for SURREAL's raw
+            codes. None: SPIN's, ``{0: 'male', 1: 'female', -1:
+            'neutral'}`` (``docs/conventions.md``). Strings ('m', 'female',
+            ...) need no codes.
         **kwargs: ``mmengine.dataset.BaseDataset`` arguments (``ann_file``,
             ``data_root``, ``data_prefix``, ``pipeline``, ``test_mode``,
             ``max_refetch``, ...).
@@ -73,7 +80,8 @@ class BaseMeshDataset(BaseDataset):
 
     def __init__(self, *args, dataset_name: str = 'mesh',
                  eval_protocol: Optional[str] = None,
-                 on_error: str = 'raise', **kwargs):
+                 on_error: str = 'raise',
+                 gender_codes: Optional[dict] = None, **kwargs):
         if on_error not in ON_ERROR:
             raise ValueError(f'on_error must be one of {ON_ERROR}, got '
                              f'{on_error!r}')
@@ -88,6 +96,7 @@ class BaseMeshDataset(BaseDataset):
         if on_error == 'skip' and kwargs.get('max_refetch', 1) < 1:
             raise ValueError("on_error='skip' needs max_refetch >= 1, got "
                              f"{kwargs['max_refetch']}")
+        self.gender_codes = check_gender_codes(gender_codes)
         self.dataset_name = dataset_name
         self.eval_protocol = eval_protocol
         self.on_error = on_error
@@ -99,6 +108,14 @@ class BaseMeshDataset(BaseDataset):
     def source(self) -> str:
         """The annotation file, for error messages."""
         return str(self.ann_file) if self.ann_file else self.dataset_name
+
+    def gender(self, value, where: str) -> str:
+        """``value`` as 'neutral' | 'male' | 'female' under this dataset's
+        ``gender_codes``; errors name ``where`` (file, key, sample)."""
+        try:
+            return normalise_gender(value, self.gender_codes)
+        except ValueError as err:
+            raise ValueError(f'{where}: {err}') from None
 
     def get_data_info(self, idx: int) -> dict:
         """The sample's labels (see the module docstring), no image."""

@@ -8,7 +8,7 @@ them into the LSP-14 order of ``docs/conventions.md``.
 Shape shorthand: N samples, K = 190 human_data keypoints, C channels (the
 last one is the confidence).
 """
-from typing import Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -68,11 +68,13 @@ HUMAN_DATA_KEYPOINTS: Tuple[str, ...] = (
 HUMAN_DATA_NUM_KEYPOINTS = 190
 HUMAN_DATA_INDEX = {name: i for i, name in enumerate(HUMAN_DATA_KEYPOINTS)}
 
-# Where each LSP-14 joint may be stored, preferred first. The regressor
-# joints (`*_extra`, `headtop`) come first because they are what LSP and
-# Human3.6M label and what the evaluation regresses (the H36M regressor's
-# hips sit wider than SMPL's kinematic hips); the kinematic and OpenPose
-# joints are the fall-backs for datasets that label only those.
+# Where each LSP-14 joint may be stored: first MMHuman3D's LSP name
+# (``keypoints_mapping/lsp.py``: the regressor joints ``*_extra`` and
+# ``headtop``, what LSP and Human3.6M label and what the evaluation
+# regresses), then that name's ``APPROXIMATE_MAP`` entries in MMHuman3D's
+# order (``human_data.APPROXIMATE_MAPPING_LIST``). As in MMHuman3D's
+# ``get_mapping(approximate=True)``, an approximate joint is used only when
+# the file's convention lacks the preferred joint entirely, never per sample.
 LSP14_FROM_HUMAN_DATA: Tuple[Tuple[str, ...], ...] = (
     ('right_ankle', 'right_ankle_openpose'),
     ('right_knee', 'right_knee_openpose'),
@@ -92,22 +94,86 @@ LSP14_FROM_HUMAN_DATA: Tuple[Tuple[str, ...], ...] = (
 assert len(HUMAN_DATA_KEYPOINTS) == HUMAN_DATA_NUM_KEYPOINTS
 assert len(LSP14_FROM_HUMAN_DATA) == len(LSP14_NAMES)
 
-GENDER_CODES = {
+GENDERS = ('neutral', 'male', 'female')
+# Stored gender strings (HumanData's 'm'/'f', METRO's 'male'/'female',
+# METRO's 'none' for a missing label), any case.
+GENDER_STRINGS = {
     'm': 'male', 'male': 'male', 'f': 'female', 'female': 'female',
-    'n': 'neutral', 'neutral': 'neutral', 'none': 'neutral', '': 'neutral',
-    # integer codes of SPIN-style label files
-    0: 'male', 1: 'female', -1: 'neutral'}
+    'n': 'neutral', 'neutral': 'neutral', 'none': 'neutral', '': 'neutral'}
+# Integer codes differ between datasets, so a dataset config sets them
+# (``gender_codes``). The default is SPIN's (0 = male, 1 = female), which
+# SPIN-style files and MMHuman3D's evaluation ('m' -> 0, else 1) follow.
+# SURREAL's raw integers, which MMHuman3D's SURREAL converter stores, are
+# the other way round: use SURREAL_GENDER_CODES there.
+SPIN_GENDER_CODES = {0: 'male', 1: 'female', -1: 'neutral'}
+SURREAL_GENDER_CODES = {0: 'female', 1: 'male', -1: 'neutral'}
 
 
-def human_data_to_lsp14(keypoints: np.ndarray) -> np.ndarray:
-    """Pick LSP-14 out of human_data keypoints.
+def check_gender_codes(codes) -> Dict[int, str]:
+    """Validate a ``gender_codes`` mapping (int -> 'male' | 'female' |
+    'neutral'); None gives :data:`SPIN_GENDER_CODES`."""
+    if codes is None:
+        return dict(SPIN_GENDER_CODES)
+    if not isinstance(codes, dict):
+        raise ValueError(f'gender_codes must be a dict int -> gender, got '
+                         f'{type(codes).__name__}')
+    out = {}
+    for key, value in codes.items():
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise ValueError(f'gender_codes keys must be ints, got {key!r}')
+        if value not in GENDERS:
+            raise ValueError(f'gender_codes[{key}] must be one of {GENDERS},'
+                             f' got {value!r}')
+        out[int(key)] = value
+    return out
 
-    Each LSP joint takes its first candidate in
-    :data:`LSP14_FROM_HUMAN_DATA` whose confidence is positive; a joint with
-    no labelled candidate gets all zeros (confidence 0).
+
+def file_convention(mask: Optional[np.ndarray]) -> np.ndarray:
+    """(190,) bool: the human_data joints a file's convention has.
+
+    HumanData's ``keypoints*_mask`` is 0 where "the joint cannot be found in
+    the original dataset"; without a mask every joint counts (as in
+    MMHuman3D's ``convert_kps(mask=None)``).
+    """
+    if mask is None:
+        return np.ones(HUMAN_DATA_NUM_KEYPOINTS, bool)
+    mask = np.asarray(mask).reshape(-1) != 0
+    if mask.shape != (HUMAN_DATA_NUM_KEYPOINTS, ):
+        raise ValueError(f'mask must have {HUMAN_DATA_NUM_KEYPOINTS} '
+                         f'entries, got {mask.shape}')
+    return mask
+
+
+def lsp14_sources(present: Optional[np.ndarray] = None
+                  ) -> Tuple[Optional[str], ...]:
+    """The human_data joint each LSP-14 joint is read from.
+
+    Args:
+        present: (190,) bool, the joints the file's convention has (see
+            :func:`file_convention`); None: all of them.
+
+    Returns:
+        tuple: 14 names, the first candidate of
+        :data:`LSP14_FROM_HUMAN_DATA` the file has; None where it has none.
+    """
+    present = file_convention(present)
+    return tuple(
+        next((name for name in names if present[HUMAN_DATA_INDEX[name]]),
+             None) for names in LSP14_FROM_HUMAN_DATA)
+
+
+def human_data_to_lsp14(keypoints: np.ndarray,
+                        present: Optional[np.ndarray] = None) -> np.ndarray:
+    """Pick LSP-14 out of human_data keypoints, one source joint per file.
+
+    Each LSP joint is read, for every sample, from the joint
+    :func:`lsp14_sources` names: an occluded joint keeps its confidence 0
+    even where an approximate joint (e.g. OpenPose's) is detected. A joint
+    the file lacks entirely gets all zeros.
 
     Args:
         keypoints: (N, 190, C), confidence in the last channel.
+        present: (190,) bool, the file's convention (None: every joint).
 
     Returns:
         np.ndarray: (N, 14, C) float32.
@@ -118,11 +184,9 @@ def human_data_to_lsp14(keypoints: np.ndarray) -> np.ndarray:
                          f' C), got {keypoints.shape}')
     num, _, channels = keypoints.shape
     out = np.zeros((num, len(LSP14_FROM_HUMAN_DATA), channels), np.float32)
-    for j, names in enumerate(LSP14_FROM_HUMAN_DATA):
-        for name in reversed(names):  # preferred candidates written last
-            src = keypoints[:, HUMAN_DATA_INDEX[name]]
-            labelled = src[:, -1] > 0
-            out[labelled, j] = src[labelled]
+    for j, name in enumerate(lsp14_sources(present)):
+        if name is not None:
+            out[:, j] = keypoints[:, HUMAN_DATA_INDEX[name]]
     return out
 
 
@@ -150,15 +214,33 @@ def lsp14_human_data_slots() -> Sequence[int]:
     return [HUMAN_DATA_INDEX[names[0]] for names in LSP14_FROM_HUMAN_DATA]
 
 
-def normalise_gender(value) -> str:
-    """Map a stored gender code ('m', 'female', 0, b'f', ...) to 'neutral',
-    'male' or 'female'."""
+def normalise_gender(value, codes: Optional[Dict[int, str]] = None) -> str:
+    """Map a stored gender ('m', 'female', b'f', 0, ...) to 'neutral',
+    'male' or 'female'.
+
+    Args:
+        value: A string (any case, see :data:`GENDER_STRINGS`) or an integer
+            code (also a float holding an integer, as numpy may store it).
+        codes: Integer codes (see :func:`check_gender_codes`); None gives
+            SPIN's, :data:`SPIN_GENDER_CODES`.
+    """
+    codes = SPIN_GENDER_CODES if codes is None else codes
     if isinstance(value, bytes):
         value = value.decode()
     if isinstance(value, np.generic):
         value = value.item()
-    key = value.strip().lower() if isinstance(value, str) else value
-    if key not in GENDER_CODES:
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in GENDER_STRINGS:
+            return GENDER_STRINGS[key]
         raise ValueError(f'unknown gender {value!r}; expected one of '
-                         f'{sorted(str(k) for k in GENDER_CODES)}')
-    return GENDER_CODES[key]
+                         f'{sorted(GENDER_STRINGS)} or an integer code')
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value in codes:
+            return codes[value]
+        raise ValueError(f'gender code {value} is not in gender_codes '
+                         f'{codes}; set gender_codes in the dataset config')
+    raise ValueError(f'unknown gender {value!r}; expected a string or an '
+                     'integer code')

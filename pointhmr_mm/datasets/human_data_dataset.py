@@ -11,8 +11,8 @@ import numpy as np
 from pointhmr_mm.registry import DATASETS
 from pointhmr_mm.utils.safe_pickle import load_npz
 from .base_mesh_dataset import BaseMeshDataset, check_finite, check_shape
-from .conventions import (HUMAN_DATA_NUM_KEYPOINTS, human_data_to_lsp14,
-                          normalise_gender)
+from .conventions import (HUMAN_DATA_NUM_KEYPOINTS, file_convention,
+                          human_data_to_lsp14)
 
 REQUIRED_KEYS = ('image_path', 'bbox_xywh')
 # HumanData's flag for keypoint arrays that hold only the masked-in joints.
@@ -77,21 +77,32 @@ class HumanDataDataset(BaseMeshDataset):
     """One HumanData ``.npz``; images stay on disk until the pipeline.
 
     Keypoints (compressed or not) are mapped from the 190-joint human_data
-    convention to LSP-14; joints the file does not label get confidence 0.
-    Without an ``smpl`` dict, ``has_smpl`` is 0 and pose/betas are zeros.
+    convention to LSP-14 by name, as MMHuman3D's ``convert_kps`` does: a
+    joint the sample does not label (occluded) keeps confidence 0. Which
+    joint an LSP joint is read from is decided once per file: an
+    approximate joint (e.g. ``right_wrist_openpose`` for ``right_wrist``)
+    only stands in when the file's convention (its ``keypoints*_mask``)
+    lacks the LSP joint entirely (``conventions.lsp14_sources``). Without
+    an ``smpl`` dict, ``has_smpl`` is 0 and pose/betas are zeros; a
+    per-sample ``has_smpl`` array, when the file has one, decides per
+    sample, as in MMHuman3D.
 
     Args:
         ann_file: The ``.npz``.
         data_prefix: ``dict(img=ROOT)``: the folder ``image_path`` entries
             are relative to.
         bbox_scale: The square crop's side is ``max(w, h) * bbox_scale`` of
-            the stored ``bbox_xywh``.
+            the stored ``bbox_xywh``. Default 1: MMHuman3D's converters
+            already enlarge the boxes (x1.2 in ``pw3d.py`` and ``lsp.py``)
+            and its dataset crops ``max(w, h)``; set 1.2 for files with
+            tight boxes.
         **kwargs: :class:`BaseMeshDataset` arguments (``dataset_name``,
-            ``eval_protocol``, ``on_error``, ``pipeline``, ...).
+            ``eval_protocol``, ``on_error``, ``gender_codes`` for integer
+            ``meta.gender`` codes, ``pipeline``, ...).
     """
 
     def __init__(self, ann_file: str, data_prefix: Optional[dict] = None,
-                 bbox_scale: float = 1.2, **kwargs):
+                 bbox_scale: float = 1., **kwargs):
         if bbox_scale <= 0:
             raise ValueError(f'bbox_scale must be positive, got {bbox_scale}')
         self.bbox_scale = bbox_scale
@@ -117,6 +128,9 @@ class HumanDataDataset(BaseMeshDataset):
         kp3d = self._keypoints(data, 'keypoints3d', 4, count, source)
         pose, betas, has_smpl = self._smpl(data, count, source)
         genders = self._genders(data, count, source)
+        if 'has_smpl' in data and has_smpl.any():  # per-sample flags
+            has_smpl = has_smpl * self._flags(data['has_smpl'], count,
+                                              source)
         root = self.data_prefix.get('img', self.data_prefix.get('img_path',
                                                                 ''))
         return [
@@ -124,7 +138,7 @@ class HumanDataDataset(BaseMeshDataset):
                  bbox_center=centers[i], bbox_size=float(sizes[i]),
                  keypoints_2d=kp2d[i], keypoints_3d=kp3d[i],
                  smpl_pose=pose[i], smpl_betas=betas[i],
-                 has_smpl=float(has_smpl), gender=genders[i])
+                 has_smpl=float(has_smpl[i]), gender=genders[i])
             for i in range(count)
         ]
 
@@ -153,20 +167,22 @@ class HumanDataDataset(BaseMeshDataset):
             return np.zeros((count, 14, channels), dtype=np.float32)
         flag = data.get(COMPRESSED_FLAG)
         compressed = None if flag is None else bool(_unwrap(flag))
+        mask = data.get(f'{key}_mask')
         full = expand_keypoints(
-            np.asarray(data[key], dtype=np.float32), data.get(f'{key}_mask'),
-            compressed, key, source)
+            np.asarray(data[key], dtype=np.float32), mask, compressed, key,
+            source)
         check_shape(full, (count, HUMAN_DATA_NUM_KEYPOINTS, channels), key,
                     source)
         check_finite(full, key, source)
-        return human_data_to_lsp14(full)
+        return human_data_to_lsp14(full, file_convention(mask))
 
     def _smpl(self, data: Dict, count: int, source: str):
         """(N, 72) pose, (N, 10) betas and whether the file has SMPL."""
         smpl = _unwrap(data.get('smpl'))
         if smpl is None or (isinstance(smpl, dict) and not smpl):
             return (np.zeros((count, NUM_POSE), np.float32),
-                    np.zeros((count, NUM_BETAS), np.float32), 0.)
+                    np.zeros((count, NUM_BETAS), np.float32),
+                    np.zeros(count, np.float32))
         if not isinstance(smpl, dict):
             raise ValueError(f"{source}: key 'smpl' holds a "
                              f'{type(smpl).__name__}, expected a dict')
@@ -190,10 +206,23 @@ class HumanDataDataset(BaseMeshDataset):
             betas = np.pad(betas, ((0, 0), (0, NUM_BETAS - betas.shape[1])))
         pose = np.concatenate([arrays['global_orient'], arrays['body_pose']],
                               axis=1)
-        return pose, betas[:, :NUM_BETAS], 1.
+        return pose, betas[:, :NUM_BETAS], np.ones(count, np.float32)
 
     @staticmethod
-    def _genders(data: Dict, count: int, source: str) -> List[str]:
+    def _flags(flags, count: int, source: str) -> np.ndarray:
+        """(N,) 0/1 float32 from a per-sample ``has_smpl`` array."""
+        flags = np.asarray(flags)
+        if flags.shape not in ((count, ), (count, 1)):
+            raise ValueError(f"{source}: key 'has_smpl' has shape "
+                             f'{flags.shape}, expected ({count},)')
+        try:
+            return (flags.reshape(count).astype(np.float32) > 0).astype(
+                np.float32)
+        except ValueError:
+            raise ValueError(f"{source}: key 'has_smpl' holds "
+                             f'{flags.dtype} values, expected 0/1') from None
+
+    def _genders(self, data: Dict, count: int, source: str) -> List[str]:
         meta = _unwrap(data.get('meta'))
         genders = meta.get('gender') if isinstance(meta, dict) else None
         if genders is None:
@@ -204,7 +233,5 @@ class HumanDataDataset(BaseMeshDataset):
         if len(genders) != count:
             raise ValueError(f"{source}: 'meta.gender' has {len(genders)} "
                              f'entries for {count} samples')
-        try:
-            return [normalise_gender(g) for g in genders]
-        except ValueError as err:
-            raise ValueError(f"{source}: 'meta.gender': {err}") from None
+        return [self.gender(g, f"{source}: 'meta.gender' sample {i}")
+                for i, g in enumerate(genders)]

@@ -3,11 +3,15 @@ import logging
 import numpy as np
 import pytest
 from mmengine.logging import MMLogger
-from dataset_helpers import (PIPELINE, compress, human_data_arrays,
-                             write_human_data, write_jpeg)
+from dataset_helpers import (OPENPOSE_TWIN, PIPELINE, SPIN_GT_JOINTS,
+                             SPIN_OCCLUDED, compress, human_data_arrays,
+                             write_human_data, write_human_data_split,
+                             write_jpeg)
 
 from pointhmr_mm.datasets import HumanDataDataset
-from pointhmr_mm.datasets.conventions import HUMAN_DATA_INDEX
+from pointhmr_mm.datasets.conventions import (HUMAN_DATA_INDEX,
+                                              SURREAL_GENDER_CODES)
+from pointhmr_mm.utils.safe_pickle import load_npz
 from pointhmr_mm.utils import register_all_modules
 
 register_all_modules()
@@ -38,7 +42,8 @@ def test_reads_keypoints_bbox_and_smpl(tmp_path, layout):
     np.testing.assert_allclose(kp3d[13], [0.1, -0.7, 3., 1.])
     assert (kp3d[:13, 3] == 0).all()
     assert info['bbox_center'].tolist() == [12., 19.]
-    assert info['bbox_size'] == pytest.approx(30 * 1.2)
+    # MMHuman3D's crop: max(w, h) of the (already enlarged) box
+    assert info['bbox_size'] == pytest.approx(30.)
     smpl = human_data_arrays()['smpl']
     np.testing.assert_allclose(info['smpl_pose'][:3],
                                smpl['global_orient'][1], rtol=1e-6)
@@ -59,6 +64,97 @@ def test_mask_hides_joints_of_uncompressed_files(tmp_path):
     ds = build(write_human_data(tmp_path / 'hd.npz', keypoints2d_mask=mask),
                tmp_path)
     assert ds.get_data_info(0)['keypoints_2d'][0, 2] == 0
+
+
+def expanded_kp2d(path):
+    """(N, 190, 3) keypoints2d of a compressed split, as stored."""
+    data = load_npz(str(path))
+    full = np.zeros((len(data['image_path']), 190, 3), np.float32)
+    full[:, data['keypoints2d_mask'] > 0] = data['keypoints2d']
+    return full
+
+
+def test_occluded_gt_joints_keep_zero_confidence(tmp_path):
+    npz, img_dir = write_human_data_split(tmp_path, count=6)
+    stored = expanded_kp2d(npz)
+    ds = build(npz, img_dir)
+    for i in range(6):
+        kp2d = ds.get_data_info(i)['keypoints_2d']
+        occluded = SPIN_OCCLUDED[i % len(SPIN_OCCLUDED)]
+        j = SPIN_GT_JOINTS.index(occluded)
+        # the OpenPose detection at the same body place is not GT
+        assert stored[i, HUMAN_DATA_INDEX[OPENPOSE_TWIN[occluded]], 2] > 0
+        assert kp2d[j].tolist() == [0., 0., 0.]
+        others = [k for k in range(14) if k != j]
+        np.testing.assert_array_equal(
+            kp2d[others],
+            stored[i, [HUMAN_DATA_INDEX[SPIN_GT_JOINTS[k]] for k in others]])
+
+
+def test_approximate_joint_only_for_a_joint_the_file_lacks(tmp_path):
+    arrays = human_data_arrays()
+    kp2d, mask = arrays['keypoints2d'], arrays['keypoints2d_mask']
+    wrist = HUMAN_DATA_INDEX['right_wrist_openpose']
+    kp2d[:, wrist] = [[7., 8., 0.5], [7., 8., 0.], [9., 9., 0.25]]
+    mask[wrist] = 1  # the file has OpenPose's wrist, not the GT wrist
+    ds = build(write_human_data(tmp_path / 'hd.npz', keypoints2d=kp2d,
+                                keypoints2d_mask=mask), tmp_path)
+    # taken for the whole file, confidence as stored (sample 1: 0)
+    assert [ds.get_data_info(i)['keypoints_2d'][6].tolist()
+            for i in range(3)] == [[7., 8., 0.5], [7., 8., 0.],
+                                   [9., 9., 0.25]]
+    # the mask decides: with right_hip_extra masked out for the file,
+    # right_hip (its first approximate joint) stands in
+    mask[HUMAN_DATA_INDEX['right_hip_extra']] = 0
+    ds = build(write_human_data(tmp_path / 'hd2.npz', keypoints2d=kp2d,
+                                keypoints2d_mask=mask), tmp_path)
+    assert ds.get_data_info(1)['keypoints_2d'][2].tolist() == [99., 99., 1.]
+
+
+def test_bbox_scale_option(tmp_path):
+    path = write_human_data(tmp_path / 'hd.npz')
+    ds = build(path, tmp_path, bbox_scale=1.2)
+    assert ds.get_data_info(0)['bbox_size'] == pytest.approx(36.)
+
+
+def test_gender_codes_per_dataset(tmp_path):
+    path = write_human_data(tmp_path / 'hd.npz',
+                            meta=dict(gender=np.array([0, 1, 0])))
+    spin = build(path, tmp_path)
+    assert [spin.get_data_info(i)['gender'] for i in range(3)] == [
+        'male', 'female', 'male']
+    surreal = build(path, tmp_path, gender_codes=SURREAL_GENDER_CODES)
+    assert [surreal.get_data_info(i)['gender'] for i in range(3)] == [
+        'female', 'male', 'female']
+    path = write_human_data(tmp_path / 'odd.npz',
+                            meta=dict(gender=np.array([0., 1., 2.])))
+    with pytest.raises(ValueError, match=r"odd.npz: 'meta.gender' sample 2:"
+                       ' gender code 2 is not in gender_codes'):
+        build(path, tmp_path)
+    for bad in ([0, 1], {0: 'man'}, {'0': 'male'}):
+        with pytest.raises(ValueError, match='gender_codes'):
+            build(path, tmp_path, gender_codes=bad)
+
+
+def test_per_sample_has_smpl(tmp_path):
+    path = write_human_data(tmp_path / 'hd.npz',
+                            has_smpl=np.array([1, 0, 1], np.uint8))
+    ds = build(path, tmp_path)
+    assert [ds.get_data_info(i)['has_smpl'] for i in range(3)] == [1, 0, 1]
+    path = write_human_data(tmp_path / 'bad.npz', has_smpl=np.ones(2))
+    with pytest.raises(ValueError, match="bad.npz: key 'has_smpl' has "
+                       r'shape \(2,\)'):
+        build(path, tmp_path)
+
+
+def test_split_with_images_runs_the_pipeline(tmp_path):
+    npz, img_dir = write_human_data_split(tmp_path, count=3,
+                                          image_hw=(50, 40))
+    ds = build(npz, img_dir, pipeline=PIPELINE, test_mode=True)
+    out = ds[1]
+    assert out['inputs'].shape == (3, 32, 32)
+    assert out['data_samples'].metainfo['ori_shape'] == (50, 40)
+    assert out['data_samples'].gender == 'female'
 
 
 def test_without_smpl_or_keypoints3d(tmp_path):

@@ -68,7 +68,7 @@ def test_file_handles_reopen_per_process(tmp_path):
 
 def test_bad_rows_name_file_and_row(tmp_path):
     person = metro_person(1)
-    person['3d_joints'][3][0] = float('nan')
+    person['3d_joints'][0][3][0] = float('nan')
     ds = MetroTSVDataset(str(write_metro(
         tmp_path, people=[metro_person(0), person, metro_person(2)])),
                          pipeline=[])
@@ -76,7 +76,7 @@ def test_bad_rows_name_file_and_row(tmp_path):
                        'has NaN'):
         ds.get_data_info(1)
     person = metro_person(0)
-    person['2d_joints'] = person['2d_joints'][:17]
+    person['2d_joints'] = person['2d_joints'][0][:17]
     (tmp_path / 'j').mkdir()
     ds = MetroTSVDataset(str(write_metro(
         tmp_path / 'j', count=1, people=[person])), pipeline=[])
