@@ -1,0 +1,51 @@
+"""mmengine's AMP optim wrapper, also on CPU (bf16 autocast)."""
+from typing import Union
+
+import torch
+from mmengine.device import get_device
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+from pointhmr_mm.registry import OPTIM_WRAPPERS
+
+# bf16 keeps fp32's exponent range, so its gradients need no loss scaling.
+UNSCALED_DTYPES = (torch.bfloat16, torch.float32, torch.float64)
+
+
+@OPTIM_WRAPPERS.register_module()
+class PortableAmpOptimWrapper(AmpOptimWrapper):
+    """:class:`mmengine.optim.AmpOptimWrapper` that also runs on CPU.
+
+    mmengine 0.10.7's wrapper asserts that a GPU exists, although its
+    autocast context already supports CPU bf16. This subclass skips that
+    assertion and, for bf16, replaces the loss scaler by a disabled one
+    (``scale``/``step``/``update`` pass through). fp16 keeps mmengine's
+    dynamic scaler and needs CUDA, as CPU autocast is bf16 only.
+
+    Args:
+        loss_scale: As :class:`AmpOptimWrapper` (used for fp16 only).
+        dtype: Autocast dtype, ``'bfloat16'`` (default) or ``'float16'``.
+        **kwargs: Passed to :class:`AmpOptimWrapper` / ``OptimWrapper``.
+    """
+
+    def __init__(self,
+                 loss_scale: Union[str, float, dict] = 'dynamic',
+                 dtype: Union[str, torch.dtype] = 'bfloat16',
+                 **kwargs):
+        if isinstance(dtype, str):
+            if dtype not in self.valid_dtypes:
+                raise ValueError(f'PortableAmpOptimWrapper: dtype must be '
+                                 f'one of {self.valid_dtypes}, got {dtype!r}')
+            dtype = getattr(torch, dtype)
+        device = get_device()
+        if dtype in UNSCALED_DTYPES:
+            OptimWrapper.__init__(self, **kwargs)
+            self._scale_update_param = None
+            self.cast_dtype = dtype
+            self.loss_scaler = torch.amp.GradScaler(
+                'cuda' if device == 'cuda' else 'cpu', enabled=False)
+            return
+        if device == 'cpu':
+            raise ValueError(
+                f'PortableAmpOptimWrapper: dtype {dtype} needs a GPU; CPU '
+                "autocast supports only dtype='bfloat16'")
+        super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)

@@ -1,0 +1,191 @@
+"""Helpers for the benchmarks in ``tools/analysis/``.
+
+- an SMPL-sized stand-in body model and mesh hierarchy, so a config that
+  names licensed files still builds its real architecture;
+- a synthetic batch that goes through the model's own data preprocessor;
+- peak memory and FLOPs readers.
+"""
+import copy
+import os
+import pickle
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+# SMPL's sizes: 6890 vertices, GraphCMR/METRO levels 1723 and 431.
+SMPL_NUM_VERTICES = 6890
+SMPL_MESH_LEVELS = (1723, 431)
+# The mannequin generator meets its vertex count within a few percent, so
+# it is made finer and decimated to the exact count.
+STAND_IN_OVERSHOOT = 1.075
+GENDER_FILES = ('SMPL_NEUTRAL.pkl', 'SMPL_MALE.pkl', 'SMPL_FEMALE.pkl')
+NUM_JOINTS = 14
+NUM_POSE = 72
+NUM_BETAS = 10
+POSE_STD = 0.2  # radians, a mild random pose per joint
+BETAS_STD = 0.5
+
+
+def _restrict_regressor(regressor: np.ndarray,
+                        keep: np.ndarray) -> np.ndarray:
+    """Columns ``keep`` of a (J, N) joint regressor, rows renormalised to
+    sum to 1 (a joint whose support is all dropped takes the kept vertex
+    with the largest original weight's neighbour: the first kept one)."""
+    sub = np.asarray(regressor)[:, keep]
+    sums = sub.sum(axis=1, keepdims=True)
+    empty = sums[:, 0] <= 0
+    sub[empty, 0] = 1.
+    sums[empty] = 1.
+    return sub / sums
+
+
+def make_stand_in_body_model(out_dir: Path,
+                             num_vertices: int = SMPL_NUM_VERTICES,
+                             levels: Sequence[int] = SMPL_MESH_LEVELS,
+                             seed: int = 0) -> Dict[str, str]:
+    """Write a mannequin with exactly ``num_vertices`` vertices and its mesh
+    hierarchy in the ``data/body_models`` layout.
+
+    The mannequin is generated with a few percent more vertices and
+    decimated to the exact count by the mesh-sampler builder (which meets
+    counts exactly); skinning, shape space and regressors are restricted to
+    the kept vertices. Fit for measuring cost, not for accuracy.
+
+    Args:
+        out_dir: Folder to write into (created).
+        num_vertices: Full-mesh vertices N.
+        levels: Coarser levels of the hierarchy, decreasing.
+        seed: Mannequin seed.
+
+    Returns:
+        dict: ``model_path`` (the ``smpl`` folder), ``h36m`` (the 17 x N
+        regressor ``.npy``) and ``mesh_sampler`` (the ``.npz``).
+    """
+    from pointhmr_mm.models.body_models.mannequin import generate_mannequin
+    from pointhmr_mm.models.utils import MeshSampler, build_mesh_sampler
+
+    out_dir = Path(out_dir)
+    (out_dir / 'smpl').mkdir(parents=True, exist_ok=True)
+    body = generate_mannequin(int(num_vertices * STAND_IN_OVERSHOOT), seed)
+    hierarchy = build_mesh_sampler(body['v_template'], body['f'],
+                                   [num_vertices, *levels]).matrices()
+    # D[0] selects the kept vertices of the generated mesh.
+    keep = sp.csr_matrix(hierarchy['D'][0]).indices
+    faces = np.asarray(hierarchy['F'][1]).astype(np.uint32)
+    regressor = _restrict_regressor(body['J_regressor'].toarray(), keep)
+    verts = body['v_template'][keep]
+    model = dict(
+        v_template=verts, f=faces, weights=body['weights'][keep],
+        kintree_table=body['kintree_table'],
+        J_regressor=sp.csc_matrix(regressor), J=regressor @ verts,
+        shapedirs=body['shapedirs'][keep], posedirs=body['posedirs'][keep])
+    for name in GENDER_FILES:
+        with open(out_dir / 'smpl' / name, 'wb') as f:
+            pickle.dump(model, f, protocol=2)
+    h36m = _restrict_regressor(body['J_regressor_h36m'], keep)
+    np.save(out_dir / 'J_regressor_h36m.npy', h36m)
+    sampler = MeshSampler.from_matrices(
+        **{key: value[1:] for key, value in hierarchy.items()})
+    sampler.save(out_dir / 'mesh_downsampling.npz')
+    return dict(model_path=str(out_dir / 'smpl'),
+                h36m=str(out_dir / 'J_regressor_h36m.npy'),
+                mesh_sampler=str(out_dir / 'mesh_downsampling.npz'))
+
+
+def missing_body_model_files(model_cfg: dict) -> List[str]:
+    """The body-model and mesh-sampler paths a model config names that do
+    not exist."""
+    body = model_cfg['body_model']
+    paths = [body['model_path'], *body.get('joint_regressors', {}).values()]
+    sampler = model_cfg['head'].get('mesh_sampler', {})
+    if isinstance(sampler, dict) and sampler.get('filename'):
+        paths.append(sampler['filename'])
+    return [str(p) for p in paths if not os.path.exists(p)]
+
+
+def point_model_at_stand_in(model_cfg: dict, files: Dict[str, str]) -> dict:
+    """A copy of ``model_cfg`` whose body model and mesh sampler read the
+    files of :func:`make_stand_in_body_model`."""
+    model_cfg = copy.deepcopy(model_cfg)
+    body = model_cfg['body_model']
+    body['model_path'] = files['model_path']
+    # Every regressor name reads the 17-joint H36M stand-in.
+    body['joint_regressors'] = {
+        name: files['h36m']
+        for name in (body.get('joint_regressors') or {'h36m': None})
+    }
+    model_cfg['head']['mesh_sampler'] = dict(type='MeshSampler',
+                                            filename=files['mesh_sampler'])
+    return model_cfg
+
+
+def synthetic_batch(batch: int, image_size: int,
+                    seed: int = 0) -> Dict[str, list]:
+    """A training batch as the data loader gives it: uint8 (3, S, S) images
+    and data samples packed by ``PackMeshInputs`` with SMPL labels and
+    confident 2D/3D joints."""
+    from pointhmr_mm.datasets.transforms import PackMeshInputs
+    rng = np.random.default_rng(seed)
+    pack = PackMeshInputs()
+    inputs, samples = [], []
+    for _ in range(batch):
+        confidence = np.ones((NUM_JOINTS, 1), np.float32)
+        results = dict(
+            img=rng.integers(0, 256, (image_size, image_size, 3), np.uint8),
+            img_shape=(image_size, image_size),
+            keypoints_2d=np.concatenate(
+                [rng.uniform(-0.8, 0.8, (NUM_JOINTS, 2)), confidence],
+                1).astype(np.float32),
+            keypoints_3d=np.concatenate(
+                [rng.normal(0., 0.3, (NUM_JOINTS, 3)), confidence],
+                1).astype(np.float32),
+            smpl_pose=rng.normal(0., POSE_STD, NUM_POSE).astype(np.float32),
+            smpl_betas=rng.normal(0., BETAS_STD,
+                                  NUM_BETAS).astype(np.float32),
+            has_smpl=1.)
+        packed = pack(results)
+        inputs.append(packed['inputs'])
+        samples.append(packed['data_samples'])
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def peak_rss_bytes() -> Optional[int]:
+    """The process's peak resident set (VmHWM), or None off Linux."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Parameters of ``module`` (body models hold buffers, not these)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def forward_flops(model: nn.Module, inputs: torch.Tensor,
+                  by_part: Sequence[str] = ()) -> Tuple[int, Dict[str, int]]:
+    """FLOPs of ``model(inputs, mode='tensor')`` counted by
+    ``torch.utils.flop_counter`` (a multiply-add is 2 FLOPs), in total and
+    for each named submodule in ``by_part``."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(inputs, mode='tensor')
+    per_module = counter.get_flop_counts()
+    total = counter.get_total_flops()
+    parts = {}
+    for name in by_part:
+        # FlopCounterMode keys modules by their class-qualified path.
+        matches = [k for k in per_module if k.split('.')[-1] == name
+                   or k.endswith(f'.{name}')]
+        parts[name] = int(sum(per_module[matches[0]].values())) \
+            if matches else 0
+    return int(total), parts

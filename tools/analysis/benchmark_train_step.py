@@ -1,0 +1,234 @@
+"""Time a config's training step as the Runner runs it, and its inference.
+
+    python tools/analysis/benchmark_train_step.py CONFIG [--batch 4]
+        [--iters 3] [--device cpu|cuda] [--json OUT] [--amp]
+        [--cfg-options k=v ...]
+
+A step is ``model.train_step(data, optim_wrapper)`` with the config's optim
+wrapper built by mmengine (AMP included when the config, or ``--amp``, asks
+for it): data preprocessing, forward, losses, backward and the optimiser
+step, on a synthetic batch packed like the data loader's. ``compile=True``
+(or a dict) in the config compiles ``train_step`` as mmengine's Runner
+does. Also reported: inference at batch 1 (``test_step``, autocast in the
+AMP dtype), peak memory after the timed steps (CPU: the process's VmHWM;
+CUDA: the allocator peak), forward FLOPs per image at batch 1
+(``torch.utils.flop_counter``) and parameters.
+
+Where the config's body-model or mesh-sampler files are absent, a stand-in
+mannequin with SMPL's sizes (6890 vertices, levels 1723/431; the quick
+start's own sizes for a config with ``quickstart_assets``) is generated in
+a temporary folder, in a child process so that its memory does not count.
+"""
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.optim import build_optim_wrapper
+from mmengine.runner.amp import autocast
+
+from pointhmr_mm.registry import MODELS
+from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.utils.benchmark import (SMPL_MESH_LEVELS, SMPL_NUM_VERTICES,
+                                         count_parameters, forward_flops,
+                                         make_stand_in_body_model,
+                                         missing_body_model_files,
+                                         peak_rss_bytes,
+                                         point_model_at_stand_in,
+                                         synthetic_batch)
+
+AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
+DEFAULT_CROP = 224
+PARTS = ('backbone', 'neck', 'head')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--iters', type=int, default=3,
+                        help='timed training steps (after --warmup)')
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--infer-iters', type=int, default=5)
+    parser.add_argument('--image-size', type=int,
+                        help="default: the config's crop_size, else 224")
+    parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
+    parser.add_argument('--amp', action='store_true',
+                        help='bf16 autocast (PortableAmpOptimWrapper), as '
+                        'tools/train.py --amp')
+    parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args(argv)
+    for name in ('batch', 'iters', 'infer_iters'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: no CUDA device here')
+    return args
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if 'optim_wrapper' not in cfg:
+        raise KeyError(f'{args.config} has no optim_wrapper')
+    if args.amp and cfg.optim_wrapper.get('type') not in AMP_WRAPPERS:
+        cfg.optim_wrapper.type = 'PortableAmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+    return cfg
+
+
+def build_model(cfg: Config, tmp_dir: str):
+    """The config's model; body-model files it lacks are stood in for."""
+    model_cfg = cfg.model
+    missing = missing_body_model_files(model_cfg)
+    stand_in = None
+    if missing:
+        spec = cfg.get('quickstart_assets') or {}
+        num_vertices = spec.get('mannequin_vertices', SMPL_NUM_VERTICES)
+        levels = tuple(spec.get('mesh_levels', SMPL_MESH_LEVELS))
+        print(f'{missing[0]} is absent: generating a stand-in body model '
+              f'({num_vertices} vertices, levels {levels})', flush=True)
+        # A child process, so that the generator's memory is not counted in
+        # this process's peak RSS.
+        context = multiprocessing.get_context('spawn')
+        with concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=context) as pool:
+            files = pool.submit(make_stand_in_body_model, Path(tmp_dir),
+                                num_vertices, levels).result()
+        model_cfg = point_model_at_stand_in(model_cfg, files)
+        stand_in = f'{num_vertices} vertices, levels {levels}'
+    return MODELS.build(model_cfg), stand_in
+
+
+def _sync(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_train_steps(model, optim_wrapper, data, args, cfg) -> list:
+    train_step = model.train_step
+    compile_cfg = cfg.get('compile')
+    if compile_cfg:
+        # as mmengine's Runner._maybe_compile
+        train_step = torch.compile(
+            train_step, **(compile_cfg if isinstance(compile_cfg, dict)
+                           else {}))
+    times = []
+    for i in range(args.warmup + args.iters):
+        _sync(args.device)
+        start = time.perf_counter()
+        train_step(data, optim_wrapper)
+        _sync(args.device)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+        print(f'train step {i + 1}/{args.warmup + args.iters}: '
+              f'{time.perf_counter() - start:.3f} s', flush=True)
+    return times
+
+
+def time_inference(model, data, args, dtype) -> list:
+    model.eval()
+    times = []
+    with torch.no_grad(), autocast(device_type=args.device, dtype=dtype,
+                                   enabled=dtype is not None):
+        for i in range(1 + args.infer_iters):  # one warm-up
+            _sync(args.device)
+            start = time.perf_counter()
+            model.test_step(data)
+            _sync(args.device)
+            if i:
+                times.append(time.perf_counter() - start)
+    return times
+
+
+def run(args: argparse.Namespace) -> dict:
+    register_all_modules()
+    cfg = load_config(args)
+    size = args.image_size or cfg.get('crop_size', DEFAULT_CROP)
+    with tempfile.TemporaryDirectory(prefix='pointhmr_bench_') as tmp:
+        model, stand_in = build_model(cfg, tmp)
+    model = model.to(args.device).train()
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    amp_dtype = getattr(optim_wrapper, 'cast_dtype', None) if \
+        cfg.optim_wrapper.get('type') in AMP_WRAPPERS else None
+    dtype = str(amp_dtype or torch.float32).replace('torch.', '')
+    if args.device == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+    train_times = time_train_steps(model, optim_wrapper,
+                                   synthetic_batch(args.batch, size), args,
+                                   cfg)
+    result = dict(
+        config=args.config, batch=args.batch, image_size=size,
+        device=args.device, dtype=dtype, threads=torch.get_num_threads(),
+        stand_in_body_model=stand_in,
+        train_step_s=statistics.median(train_times),
+        train_step_all_s=train_times,
+        train_peak_rss_bytes=peak_rss_bytes(),
+        train_peak_cuda_bytes=(torch.cuda.max_memory_allocated()
+                               if args.device == 'cuda' else None))
+    single = synthetic_batch(1, size, seed=1)
+    result['infer_s'] = statistics.median(
+        time_inference(model, single, args, amp_dtype))
+    inputs = model.data_preprocessor(single, False)['inputs']
+    flops, by_part = forward_flops(model, inputs, PARTS)
+    result.update(flops_per_image=flops, flops_by_part=by_part,
+                  params=count_parameters(model),
+                  params_by_part={p: count_parameters(getattr(model, p))
+                                  for p in PARTS})
+    return result
+
+
+def print_table(result: dict) -> None:
+    gb = 1e9
+    rows = [
+        ('config', result['config']),
+        ('device / dtype / threads',
+         f"{result['device']} / {result['dtype']} / {result['threads']}"),
+        ('batch / image size', f"{result['batch']} / {result['image_size']}"),
+        ('train step (median)', f"{result['train_step_s']:.3f} s"),
+        ('train step (all)',
+         ' '.join(f'{t:.3f}' for t in result['train_step_all_s'])),
+        ('peak RSS after training',
+         f"{(result['train_peak_rss_bytes'] or 0) / gb:.2f} GB"),
+    ]
+    if result['train_peak_cuda_bytes'] is not None:
+        rows.append(('CUDA allocator peak',
+                     f"{result['train_peak_cuda_bytes'] / gb:.2f} GB"))
+    rows += [
+        ('inference, batch 1 (median)', f"{result['infer_s']:.3f} s"),
+        ('forward GFLOPs / image', f"{result['flops_per_image'] / 1e9:.2f}"),
+    ]
+    rows += [(f'  {p}', f'{f / 1e9:.2f}')
+             for p, f in result['flops_by_part'].items()]
+    rows.append(('parameters', f"{result['params'] / 1e6:.2f} M"))
+    rows += [(f'  {p}', f'{n / 1e6:.2f} M')
+             for p, n in result['params_by_part'].items()]
+    if result['stand_in_body_model']:
+        rows.append(('stand-in body model', result['stand_in_body_model']))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f'{name:{width}s}  {value}')
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    result = run(args)
+    print_table(result)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
