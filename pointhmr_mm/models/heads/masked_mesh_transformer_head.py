@@ -7,11 +7,11 @@ Token order: [camera | grid | joints | vertices].
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from pointhmr_mm.models.layers import MaskedEncoderBlock
+from pointhmr_mm.models.utils.precision import full_precision
 from pointhmr_mm.registry import MODELS, TASK_UTILS
 from pointhmr_mm.utils.geometry import weak_perspective_projection
 
@@ -110,6 +110,14 @@ class MaskedMeshTransformerHead(BaseModule):
         self.loss_joint_2d = MODELS.build(loss_joint_2d)
         self.loss_heatmap = MODELS.build(loss_heatmap) if loss_heatmap else None
         self.loss_dice = MODELS.build(loss_dice) if loss_dice else None
+        upscales = {getattr(loss, 'upscale', HEATMAP_LOSS_UPSCALE)
+                    for loss in (self.loss_heatmap, self.loss_dice) if loss}
+        if len(upscales) > 1:
+            raise ValueError('loss_heatmap and loss_dice must share one '
+                             f'upscale, got {sorted(upscales)}')
+        # Resolution factor at which heatmap targets are placed.
+        self.heatmap_upscale = upscales.pop() if upscales else \
+            HEATMAP_LOSS_UPSCALE
 
     def _token_mask(self, hops: int) -> Tensor:
         """(L, L) bool, True where attention is allowed."""
@@ -153,27 +161,33 @@ class MaskedMeshTransformerHead(BaseModule):
                 x = self.projections[str(i)](x)
             x = block(x, getattr(self, f'attn_mask_{i}'))
 
-        xyz = self.xyz_regressor(x[:, 1 + self.num_grid_tokens:])
-        coarse = xyz[:, self.num_joints:]
-        return dict(
-            pred_camera=self.camera_regressor(x[:, 0]),
-            pred_joints_3d=xyz[:, :self.num_joints],
-            pred_vertices=self.mesh_sampler.upsample_all(coarse))
+        # 3D coordinates and the camera in fp32 under autocast too: bf16's
+        # 8-bit mantissa would round a 1 m coordinate by up to 4 mm.
+        with full_precision(x):
+            x = x.float()
+            xyz = self.xyz_regressor(x[:, 1 + self.num_grid_tokens:])
+            coarse = xyz[:, self.num_joints:]
+            return dict(
+                pred_camera=self.camera_regressor(x[:, 0]),
+                pred_joints_3d=xyz[:, :self.num_joints],
+                pred_vertices=self.mesh_sampler.upsample_all(coarse))
 
     @staticmethod
-    def heatmap_probabilities(heatmap_logits: Tensor) -> Tensor:
-        """Released loss-time heatmaps: x2 nearest upsampling, then a
-        softmax over pixels.
+    def parent_pixels(index: Tensor, size: int, upscale: int) -> Tensor:
+        """Flat pixel index on the ``upscale`` times upsampled map ->
+        flat index of its parent pixel on the map itself (-1 stays -1).
 
         Args:
-            heatmap_logits: (B, V, H, W).
+            index: (...) long on a square ``size`` x ``size`` map, or -1.
+            size: Side of the upsampled map (a multiple of ``upscale``).
+            upscale: Nearest upsampling factor.
 
         Returns:
-            Tensor: (B, V, 2H * 2W) probabilities, row-major pixels.
+            Tensor: (...) long on the (size / upscale)^2 map, or -1.
         """
-        up = F.interpolate(heatmap_logits, scale_factor=HEATMAP_LOSS_UPSCALE,
-                           mode='nearest')
-        return up.flatten(2).softmax(dim=-1)
+        row, col = index // size, index % size
+        parent = (row // upscale) * (size // upscale) + col // upscale
+        return torch.where(index >= 0, parent, index)
 
     @staticmethod
     def heatmap_targets(gt_vertices_coarse: Tensor, pred_camera: Tensor,
@@ -202,8 +216,9 @@ class MaskedMeshTransformerHead(BaseModule):
 
         Args:
             outputs: :meth:`forward`'s dict plus ``pred_mesh_joints_3d``
-                (B, J, 3) regressed from the full mesh and ``heatmap_logits``
-                (B, V, H, W) or None from the neck.
+                (B, J, 3) regressed from the full mesh, ``heatmap_logits``
+                (B, V, H, W) or None from the neck and, optionally, their
+                softmax ``heatmap_probs`` (B, V, H*W).
             targets: ``gt_vertices`` list of (B, n_l, 3) coarse to full,
                 pelvis-centred; ``has_smpl`` (B,); ``gt_keypoints_3d``
                 (B, J, 4); ``gt_keypoints_2d`` (B, J, 3) in [-1, 1].
@@ -226,14 +241,31 @@ class MaskedMeshTransformerHead(BaseModule):
 
         logits = outputs.get('heatmap_logits')
         if logits is not None and (self.loss_heatmap or self.loss_dice):
-            labelled = has_smpl > 0
-            probs = self.heatmap_probabilities(logits[labelled])
-            size = logits.shape[-1] * HEATMAP_LOSS_UPSCALE
-            index = self.heatmap_targets(
-                targets['gt_vertices'][0][labelled], camera[labelled], size)
+            losses.update(self._heatmap_losses(outputs, targets))
+        return losses
+
+    def _heatmap_losses(self, outputs: Dict[str, object],
+                        targets: Dict[str, object]) -> Dict[str, Tensor]:
+        """BCE and dice of the released formulation, at the heatmap's own
+        resolution (see :class:`HeatmapBCELoss`): targets are placed on
+        the upsampled map as released and mapped to their parent pixels;
+        no upsampled map is built."""
+        logits = outputs['heatmap_logits']
+        probs = outputs.get('heatmap_probs')
+        labelled = targets['has_smpl'] > 0
+        with full_precision(logits):
+            if probs is None:
+                probs = logits.float().flatten(2).softmax(dim=-1)
+            probs = probs[labelled].float()
+            size = logits.shape[-1] * self.heatmap_upscale
+            index = self.parent_pixels(
+                self.heatmap_targets(targets['gt_vertices'][0][labelled],
+                                     outputs['pred_camera'][labelled].float(),
+                                     size), size, self.heatmap_upscale)
             # (B', V, P) -> (M, P): only vertices that land on the map
             valid = index >= 0
             probs, index = probs[valid], index[valid]
+            losses = {}
             if self.loss_heatmap:
                 losses['loss_heatmap'] = self.loss_heatmap(probs, index)
             if self.loss_dice:

@@ -10,34 +10,58 @@ BCE_LOG_FLOOR = -100.
 
 @MODELS.register_module()
 class HeatmapBCELoss(nn.Module):
-    """Mean BCE between softmax heatmaps and one-hot maps at the GT vertex
-    pixels, computed from the target indices without building the one-hot
-    maps (the released code indexes a 12544 x 12544 identity matrix).
+    """The released heatmap BCE, computed at the heatmap's own resolution.
 
-    ``sum_p BCE(p, t) = -sum_p log(1 - p) + log(1 - p_t) - log(p_t)``.
+    The released loss upsamples the (H, W) logits ``upscale`` times
+    (nearest), takes a softmax over the ``upscale**2 * H * W`` pixels and
+    averages ``F.binary_cross_entropy`` against a one-hot map. After nearest
+    upsampling each pixel's probability is exactly ``q / k`` with
+    ``k = upscale**2`` and ``q`` its parent's softmax probability over the
+    (H, W) map, so the sum over all upsampled pixels is
+
+    ``-k * sum_parents log(1 - q / k) + log(1 - q_t / k) - log(q_t / k)``,
+
+    with ``q_t`` the parent of the target pixel and every log clamped at
+    -100 as ``F.binary_cross_entropy`` does. No upsampled map is built.
 
     Args:
         loss_weight: Weight. Released: 10 (heatmap weight) x 1000 (BCE
             factor inside the heatmap loss) = 10000.
+        upscale: Nearest upsampling factor of the released formulation (2:
+            56 px logits, 112 px loss); 1 compares at the map's resolution.
     """
 
-    def __init__(self, loss_weight: float = 10000.):
+    def __init__(self, loss_weight: float = 10000., upscale: int = 2):
         super().__init__()
+        if upscale < 1:
+            raise ValueError(f'upscale must be >= 1, got {upscale}')
         self.loss_weight = loss_weight
+        self.upscale = upscale
 
     def forward(self, probs: Tensor, target_index: Tensor) -> Tensor:
         """Args:
-            probs: (M, P) per-vertex probabilities over P pixels.
-            target_index: (M,) long, the GT pixel of each row.
+            probs: (M, P) per-vertex softmax over the P = H * W pixels of
+                the map itself (fp32 recommended).
+            target_index: (M,) long, the pixel of the map (the parent of
+                the upsampled target pixel) that holds each row's target.
 
         Returns:
-            Tensor: scalar mean over the M x P elements; 0 when M = 0.
+            Tensor: scalar, the mean over the M x (k * P) upsampled
+            elements; 0 when M = 0.
         """
         if probs.shape[0] == 0:
             return probs.sum() * 0.
-        log_not = torch.log1p(-probs).clamp(min=BCE_LOG_FLOOR)
-        p_target = probs.gather(1, target_index[:, None])
-        log_target = torch.log(p_target).clamp(min=BCE_LOG_FLOOR)
+        children = self.upscale**2
+        # q / k is exact in floating point (k is a power of two or small).
+        child = probs / children
+        log_not = torch.log1p(-child).clamp(min=BCE_LOG_FLOOR)
+        child_target = child.gather(1, target_index[:, None])
+        log_target = torch.log(child_target).clamp(min=BCE_LOG_FLOOR)
         log_not_target = log_not.gather(1, target_index[:, None])
-        total = -log_not.sum() + (log_not_target - log_target).sum()
-        return self.loss_weight * total / probs.numel()
+        total = (-children * log_not.sum() +
+                 (log_not_target - log_target).sum())
+        return self.loss_weight * total / (probs.numel() * children)
+
+    def extra_repr(self) -> str:
+        return f'loss_weight={self.loss_weight}, upscale={self.upscale}'
+

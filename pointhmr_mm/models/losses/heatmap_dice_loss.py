@@ -6,31 +6,47 @@ from pointhmr_mm.registry import MODELS
 
 @MODELS.register_module()
 class HeatmapDiceLoss(nn.Module):
-    """Mean over vertices of ``1 - (2 * sum(p * t) + 2 s) / (sum(p) +
-    sum(t) + 2 s)`` with one-hot ``t``, from target indices.
+    """The released heatmap dice, computed at the heatmap's own resolution.
+
+    Released: mean over vertices of ``1 - (2 * sum(p * t) + 2 s) /
+    (sum(p) + sum(t) + 2 s)`` on the ``upscale`` times nearest-upsampled
+    softmax ``p`` and a one-hot ``t``. Each upsampled pixel holds ``q / k``
+    (``k = upscale**2``, ``q`` the parent's probability on the map), so
+    ``sum(p * t) = q_t / k`` and ``sum(p) = sum(q)``; ``sum(t) = 1``.
 
     Args:
         smooth: s (released: 1e-5).
         loss_weight: Weight (released: 10, the heatmap weight).
+        upscale: Nearest upsampling factor of the released formulation (2);
+            1 compares at the map's resolution.
     """
 
-    def __init__(self, smooth: float = 1e-5, loss_weight: float = 10.):
+    def __init__(self, smooth: float = 1e-5, loss_weight: float = 10.,
+                 upscale: int = 2):
         super().__init__()
+        if upscale < 1:
+            raise ValueError(f'upscale must be >= 1, got {upscale}')
         self.smooth = smooth
         self.loss_weight = loss_weight
+        self.upscale = upscale
 
     def forward(self, probs: Tensor, target_index: Tensor) -> Tensor:
         """Args:
-            probs: (M, P) per-vertex probabilities over P pixels.
-            target_index: (M,) long, the GT pixel of each row.
+            probs: (M, P) per-vertex softmax over the P pixels of the map.
+            target_index: (M,) long, the map pixel holding each target.
 
         Returns:
             Tensor: scalar; 0 when M = 0.
         """
         if probs.shape[0] == 0:
             return probs.sum() * 0.
-        intersection = probs.gather(1, target_index[:, None]).squeeze(1)
+        intersection = probs.gather(1, target_index[:, None]).squeeze(1) / \
+            self.upscale**2
         # A one-hot target sums to 1 per row.
         union = probs.sum(dim=1) + 1.
         dice = 2 * (intersection + self.smooth) / (union + 2 * self.smooth)
         return self.loss_weight * (1. - dice).mean()
+
+    def extra_repr(self) -> str:
+        return (f'smooth={self.smooth}, loss_weight={self.loss_weight}, '
+                f'upscale={self.upscale}')

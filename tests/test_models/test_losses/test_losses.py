@@ -90,19 +90,28 @@ class TestHeatmapLosses:
         probs = torch.randn(5, 64).softmax(-1)
         index = torch.tensor([0, 3, 63, 17, 17])
         bce_ref, dice_ref = dense_released_heatmap_loss(probs, index)
-        bce = build(dict(type='HeatmapBCELoss', loss_weight=1000.))
-        dice = build(dict(type='HeatmapDiceLoss', loss_weight=1.))
+        # upscale=1: the plain formula at the map's own resolution
+        bce = build(dict(type='HeatmapBCELoss', loss_weight=1000.,
+                         upscale=1))
+        dice = build(dict(type='HeatmapDiceLoss', loss_weight=1., upscale=1))
         torch.testing.assert_close(bce(probs, index), bce_ref)
         torch.testing.assert_close(dice(probs, index), dice_ref)
 
     def test_perfect_prediction_and_empty(self):
         probs = torch.eye(4)[[1, 2]]
         index = torch.tensor([1, 2])
-        assert build(dict(type='HeatmapBCELoss'))(probs, index).item() == 0
-        assert build(dict(type='HeatmapDiceLoss'))(probs, index).item() == \
+        assert build(dict(type='HeatmapBCELoss', upscale=1))(
+            probs, index).item() == 0
+        assert build(dict(type='HeatmapDiceLoss', upscale=1))(
+            probs, index).item() == \
             pytest.approx(0, abs=1e-6)
         empty = torch.zeros(0, 16, requires_grad=True)
         none = torch.zeros(0, dtype=torch.long)
         for name in ('HeatmapBCELoss', 'HeatmapDiceLoss'):
             out = build(dict(type=name))(empty, none)
             assert out.item() == 0 and torch.isfinite(out)
+
+    def test_bad_upscale(self):
+        for name in ('HeatmapBCELoss', 'HeatmapDiceLoss'):
+            with pytest.raises(ValueError, match='upscale'):
+                build(dict(type=name, upscale=0))
