@@ -12,8 +12,9 @@ released PointHMR) is an npz of pickled object arrays:
 - ``F``: uint32 faces per level;
 - ``M``: pickled ``psbody.mesh.Mesh`` objects (psbody is not importable).
 
-Its pickles name scipy's pre-1.8 module paths (``scipy.sparse.csc``) and
-use protocol 2, as Python 2 / old scipy wrote them.
+Its pickles name scipy's pre-1.8 module paths (``scipy.sparse.csc``), as
+any scipy of its time wrote them; here they are written with protocol 2,
+which numpy under Python 2 and 3 both read.
 """
 import io
 import pickle

@@ -1,0 +1,279 @@
+"""Check every file a config needs, and report all problems at once.
+
+This is the library side of ``tools/misc/check_data.py``. Missing or
+misplaced files are the commonest trouble with this family of models, and
+a run stops at the first one; the doctor instead builds each part on its
+own (body models, joint regressors, mesh sampler, the whole model, every
+dataset), reads a few samples of each dataset, and collects one problem per
+thing that is wrong, each naming the config key, the file, what is wrong and
+the README section that says where the file comes from.
+"""
+import copy
+import os.path as osp
+from dataclasses import dataclass
+from typing import Callable, Iterator, List, Optional, Tuple
+
+import numpy as np
+from mmengine.config import Config
+from tqdm import tqdm
+
+# Where the README says each kind of file comes from.
+RECIPE = 'see README "Use the released PointHMR model"'
+HINT_BODY = f'{RECIPE}, step 1 (body model)'
+HINT_DATA = f'{RECIPE}, step 2 (datasets)'
+HINT_GENERATED = ('made by tools/train.py on the first run of this config '
+                  '(its quickstart_assets)')
+# Config keys whose string value is a file or folder the run reads.
+PATH_KEYS = ('filename', 'model_path', 'ann_file')
+PATH_DICT_KEYS = ('joint_regressors', 'data_prefix')
+SPLITS = ('train', 'val', 'test')
+# Datasets longer than this get a progress bar while they are read.
+PROGRESS_MIN_SAMPLES = 50
+# Sample errors listed per dataset before the rest are only counted.
+MAX_SAMPLE_PROBLEMS = 5
+
+
+@dataclass
+class Problem:
+    """One thing wrong: the config key, the file, what and where to look."""
+    where: str
+    file: str
+    what: str
+    hint: str
+
+    def __str__(self) -> str:
+        return f'[{self.where}] {self.file}: {self.what}\n    -> {self.hint}'
+
+
+def iter_config_paths(node, prefix: str = '',
+                      data_root: Optional[str] = None
+                      ) -> Iterator[Tuple[str, str]]:
+    """(dotted config key, path) for every file the config names.
+
+    Dataset paths are joined to the dataset's ``data_root`` as mmengine's
+    ``BaseDataset`` does.
+    """
+    if isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            yield from iter_config_paths(item, f'{prefix}{i}.', data_root)
+        return
+    if not isinstance(node, dict):
+        return
+    # only a component's data_root counts (a top-level config variable of
+    # that name is just a value other keys were built from)
+    root = node.get('data_root', data_root) if 'type' in node else data_root
+
+    def resolve(path: str) -> str:
+        return osp.join(root, path) if root and not osp.isabs(path) else path
+
+    for key, value in node.items():
+        if key in PATH_KEYS and isinstance(value, str) and value:
+            yield f'{prefix}{key}', resolve(value)
+        elif key in PATH_DICT_KEYS and isinstance(value, dict):
+            for name, path in value.items():
+                if isinstance(path, str) and path:
+                    yield f'{prefix}{key}.{name}', resolve(path)
+        elif key == 'init_cfg' and isinstance(value, dict) and isinstance(
+                value.get('checkpoint'), str):
+            yield f'{prefix}{key}.checkpoint', value['checkpoint']
+        else:
+            yield from iter_config_paths(value, f'{prefix}{key}.', root)
+
+
+def _set_on_error_raise(node) -> None:
+    """Every dataset in ``node`` raises on a broken sample instead of
+    skipping it: the doctor must see the error."""
+    if isinstance(node, list):
+        for item in node:
+            _set_on_error_raise(item)
+    elif isinstance(node, dict):
+        if 'on_error' in node:
+            node['on_error'] = 'raise'
+        for value in node.values():
+            _set_on_error_raise(value)
+
+
+class DataDoctor:
+    """Finds every problem with the files of ``cfg``.
+
+    Args:
+        cfg: A loaded config (``default_scope='pointhmr_mm'``).
+        num_samples: Samples read (through the pipeline, images
+            included) per dataset, spread evenly over it.
+        read_all: Read every sample instead (slow on large datasets;
+            shows a progress bar).
+        log: Where progress lines go.
+    """
+
+    def __init__(self, cfg: Config, num_samples: int = 3,
+                 read_all: bool = False, log: Callable[[str], None] = print):
+        if num_samples < 1:
+            raise ValueError(f'num_samples must be >= 1, got {num_samples}')
+        self.cfg = cfg
+        self.num_samples = num_samples
+        self.read_all = read_all
+        self.log = log
+        self.problems: List[Problem] = []
+        self.missing = set()  # config keys whose file is missing
+        self.checked_datasets = set()
+        self.num_body_vertices = None
+        assets = cfg.get('quickstart_assets') or {}
+        self.generated_root = assets.get('root')
+
+    def hint(self, path: str, default: str) -> str:
+        if self.generated_root and osp.normpath(path).startswith(
+                osp.normpath(self.generated_root)):
+            return HINT_GENERATED
+        return default
+
+    def add(self, where: str, file: str, what: str, hint: str) -> None:
+        self.problems.append(Problem(where, file, what, self.hint(file, hint)))
+
+    def run(self) -> List[Problem]:
+        """All checks; returns (and keeps in ``problems``) what failed."""
+        self.check_paths()
+        model_ok = self.check_body_models() & self.check_mesh_sampler()
+        if model_ok:
+            self.check_model()
+        for split in SPLITS:
+            self.check_dataset(split)
+        return self.problems
+
+    # ------------------------------------------------------------------ #
+    def check_paths(self) -> None:
+        """Every file the config names exists."""
+        reported = set()
+        for key, path in iter_config_paths(self.cfg.to_dict()):
+            if not key.startswith(('model.', 'train_dataloader.',
+                                   'val_dataloader.', 'test_dataloader.')):
+                continue
+            if not osp.exists(path):
+                self.missing.add(key)
+                if path in reported:  # e.g. test_dataloader = val's
+                    continue
+                reported.add(path)
+                hint = HINT_DATA if 'dataloader' in key else HINT_BODY
+                self.add(key, path, 'missing', hint)
+
+    def _missing_under(self, prefix: str) -> bool:
+        return any(key.startswith(prefix) for key in self.missing)
+
+    def _try(self, where: str, file: str, hint: str, build: Callable):
+        """``build()``, or None with its error recorded as a problem."""
+        try:
+            return build()
+        except Exception as err:  # report every failure, not just one
+            self.add(where, file, f'{type(err).__name__}: {err}', hint)
+            return None
+
+    def check_body_models(self) -> bool:
+        from pointhmr_mm.registry import MODELS
+        body = self.cfg.model.get('body_model')
+        if body is None or self._missing_under('model.body_model'):
+            return body is None
+        genders = (('neutral', 'male', 'female')
+                   if self.cfg.model.get('gendered_eval') else ('neutral', ))
+        ok = True
+        for gender in genders:
+            cfg = copy.deepcopy(body.to_dict() if hasattr(body, 'to_dict')
+                                else dict(body))
+            cfg['gender'] = gender
+            model = self._try('model.body_model', str(body.get('model_path')),
+                              HINT_BODY, lambda: MODELS.build(cfg))
+            ok &= model is not None
+            if model is not None:
+                self.num_body_vertices = model.smpl.v_template.shape[0]
+                self.log(f'ok       body model ({gender}): '
+                         f'{model.model_file} '
+                         f'({self.num_body_vertices} vertices)')
+        return ok
+
+    def check_mesh_sampler(self) -> bool:
+        from pointhmr_mm.registry import TASK_UTILS
+        cfg = self.cfg.model.get('head', {}).get('mesh_sampler')
+        if cfg is None:
+            return True
+        key = 'model.head.mesh_sampler'
+        if self._missing_under(key):
+            return False
+        file = str(cfg.get('filename'))
+        sampler = self._try(key, file, HINT_BODY,
+                            lambda: TASK_UTILS.build(copy.deepcopy(cfg)))
+        if sampler is None:
+            return False
+        levels = sampler.num_vertices
+        self.log(f'ok       mesh sampler: {file} '
+                 f'({" -> ".join(map(str, levels))} vertices)')
+        ok = True
+        body_vertices = self.num_body_vertices
+        if body_vertices is not None and levels[0] != body_vertices:
+            self.add(f'{key}.filename', file,
+                     f'its full level has {levels[0]} vertices, the body '
+                     f'model has {body_vertices}: the two files belong to '
+                     'different meshes', HINT_BODY)
+            ok = False
+        neck = self.cfg.model.get('neck', {}).get('num_vertices')
+        if neck is not None and levels[-1] != neck:
+            self.add(f'{key}.filename', file,
+                     f'its coarsest level has {levels[-1]} vertices, '
+                     f'model.neck.num_vertices is {neck}', HINT_BODY)
+            ok = False
+        return ok
+
+    def check_model(self) -> None:
+        from pointhmr_mm.registry import MODELS
+        model = self._try('model', self.cfg.filename or '<config>',
+                          HINT_BODY,
+                          lambda: MODELS.build(copy.deepcopy(self.cfg.model)))
+        if model is not None:
+            params = sum(p.numel() for p in model.parameters())
+            self.log(f'ok       model builds ({params / 1e6:.2f} M '
+                     'parameters)')
+
+    # ------------------------------------------------------------------ #
+    def check_dataset(self, split: str) -> None:
+        from pointhmr_mm.registry import DATASETS
+        loader = self.cfg.get(f'{split}_dataloader')
+        if not loader or 'dataset' not in loader:
+            return
+        key = f'{split}_dataloader.dataset'
+        cfg = copy.deepcopy(loader['dataset'].to_dict() if hasattr(
+            loader['dataset'], 'to_dict') else dict(loader['dataset']))
+        if repr(cfg) in self.checked_datasets:
+            return  # e.g. test_dataloader = val_dataloader: checked once
+        self.checked_datasets.add(repr(cfg))
+        if self._missing_under(key):
+            return
+        _set_on_error_raise(cfg)
+        file = str(cfg.get('ann_file', cfg.get('type')))
+        dataset = self._try(key, file, HINT_DATA,
+                            lambda: DATASETS.build(cfg))
+        if dataset is None:
+            return
+        if len(dataset) == 0:
+            self.add(key, file, 'has no samples', HINT_DATA)
+            return
+        self.read_samples(split, key, file, dataset)
+
+    def read_samples(self, split: str, key: str, file: str,
+                     dataset) -> None:
+        """Read samples (all with ``read_all``) through the pipeline."""
+        total = len(dataset)
+        indices = (np.arange(total) if self.read_all else np.unique(
+            np.linspace(0, total - 1, min(self.num_samples, total)).round()
+            .astype(int)))
+        failed = []
+        for idx in tqdm(indices, desc=f'{split}: reading samples',
+                        disable=len(indices) < PROGRESS_MIN_SAMPLES):
+            try:
+                dataset[int(idx)]
+            except Exception as err:  # every broken sample is a problem
+                failed.append((int(idx), err))
+        for idx, err in failed[:MAX_SAMPLE_PROBLEMS]:
+            self.add(f'{key}[{idx}]', file, f'sample {idx}: {err}', HINT_DATA)
+        if len(failed) > MAX_SAMPLE_PROBLEMS:
+            self.add(key, file, f'{len(failed) - MAX_SAMPLE_PROBLEMS} more '
+                     f'of the {len(indices)} samples read failed', HINT_DATA)
+        if not failed:
+            self.log(f'ok       {split} dataset: {file} ({total} samples, '
+                     f'{len(indices)} read)')
