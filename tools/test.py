@@ -1,37 +1,111 @@
 """Evaluate a PointHMR checkpoint with mmengine's Runner.
 
-    python tools/test.py CONFIG CKPT [--work-dir DIR] [--out results.pkl]
-        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+    python tools/test.py CONFIG CKPT [--work-dir DIR]
+        [--out preds.pkl|preds.json] [--dump samples.pkl]
+        [--show-dir DIR] [--show] [--interval N]
+        [--vis-backend tensorboard] [--cfg-options k=v ...]
+        [--launcher none|pytorch|slurm|mpi]
+
+``--out`` writes one record per sample: its metainfo (``img_path``,
+``sample_idx``, box, crop matrix, ...), the predictions (``pred_*``, without
+the vertex heatmaps) and the ground truth it has (``gt_*``; fields of
+labels a sample lacks are left out), as numpy arrays in a ``.pkl`` or lists
+in a ``.json``. ``--dump`` writes mmengine's ``DumpResults`` layout: a
+pickle of a list of the data samples' dicts, every field kept, tensors on
+the CPU, each sample's own (not views of its batch) -- what
+``mmengine.evaluator.Evaluator.offline_evaluate`` takes as
+``data_samples``.
+
+``--show-dir DIR`` draws every ``--interval``-th sample (mesh over the
+crop, side view, heatmaps) into DIR (relative paths: under the work dir);
+``--show`` shows them in a window, where there is a display.
 
 Several processes: ``tools/dist_test.sh CONFIG CKPT N`` or
 ``tools/slurm_test.sh``.
 """
 import argparse
-import os.path as osp
+import os
+import sys
 
 from mmengine.config import Config
 
-from pointhmr_mm.engine.entry_points import (add_common_args,
+from pointhmr_mm.engine.entry_points import (ConfigError, add_common_args,
                                              apply_common_args,
                                              export_local_rank, run_tool)
 
-PICKLE_SUFFIXES = ('.pkl', '.pickle')
+OUT_SUFFIXES = ('.pkl', '.pickle', '.json')
+DUMP_SUFFIXES = ('.pkl', '.pickle')
+# Intermediate (V, h, w) maps, about 30 times the size of the rest of a
+# quick-start sample; --dump keeps them.
+OUT_EXCLUDED = ('pred_heatmaps', )
+VIS_HOOK = 'MeshVisualizationHook'
+
+
+def has_display() -> bool:
+    """Whether a window can open: Windows and macOS always, elsewhere an
+    X11 or Wayland display."""
+    if sys.platform in ('win32', 'darwin'):
+        return True
+    return bool(os.environ.get('DISPLAY') or
+                os.environ.get('WAYLAND_DISPLAY'))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a PointHMR model')
     parser.add_argument('config', help='test config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='also dump the per-sample '
-                        'predictions to this .pkl file')
+    parser.add_argument('--out', help='write per-sample predictions to this '
+                        '.pkl or .json file')
+    parser.add_argument('--dump', help="write the data samples in mmengine's "
+                        'DumpResults layout to this .pkl file')
+    parser.add_argument('--show-dir', help='draw samples into this folder '
+                        '(relative: under the work dir)')
+    parser.add_argument('--show', action='store_true',
+                        help='show the drawn samples in a window')
+    parser.add_argument('--interval', type=int, default=1,
+                        help='draw every N-th sample (--show, --show-dir)')
     add_common_args(parser)
     args = parser.parse_args(argv)
     export_local_rank(args)
-    if not osp.isfile(args.checkpoint):
+    if not os.path.isfile(args.checkpoint):
         parser.error(f'checkpoint {args.checkpoint}: no such file')
-    if args.out is not None and not args.out.endswith(PICKLE_SUFFIXES):
-        parser.error(f'--out {args.out}: must end with {PICKLE_SUFFIXES}')
+    if args.out is not None and not args.out.endswith(OUT_SUFFIXES):
+        parser.error(f'--out {args.out}: must end with {OUT_SUFFIXES}')
+    if args.dump is not None and not args.dump.endswith(DUMP_SUFFIXES):
+        parser.error(f'--dump {args.dump}: must end with {DUMP_SUFFIXES}')
+    if args.interval < 1:
+        parser.error(f'--interval {args.interval}: must be at least 1')
+    if args.show and not has_display():
+        parser.error('--show needs a display, and there is none (DISPLAY '
+                     'and WAYLAND_DISPLAY are unset); use --show-dir DIR to '
+                     'write the pictures to files instead')
     return args
+
+
+def add_visualization(cfg: Config, args: argparse.Namespace) -> None:
+    """Point the visualization hook at ``--show-dir`` / ``--show``,
+    drawing every ``--interval``-th sample (the config's ``max_samples``
+    cap is lifted)."""
+    hooks = cfg.setdefault('default_hooks', {})
+    hook = hooks.get('visualization') or dict(type=VIS_HOOK)
+    if hook.get('type') not in (VIS_HOOK, f'pointhmr_mm.{VIS_HOOK}'):
+        raise ConfigError(f'--show/--show-dir: default_hooks.visualization '
+                          f'of {args.config} is a {hook.get("type")}, not a '
+                          f'{VIS_HOOK}')
+    hook.update(enable=True, max_samples=None, sample_interval=args.interval,
+                show=args.show)
+    if args.show_dir is not None:
+        hook['out_dir'] = args.show_dir
+    hooks['visualization'] = hook
+
+
+def add_dump(cfg: Config, args: argparse.Namespace, metric: dict) -> None:
+    evaluators = cfg.get('test_evaluator')
+    if evaluators is None:
+        raise ConfigError(f'{args.config} has no test_evaluator')
+    if not isinstance(evaluators, list):
+        evaluators = [evaluators]
+    cfg.test_evaluator = evaluators + [metric]
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -39,16 +113,15 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     apply_common_args(cfg, args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if args.show or args.show_dir is not None:
+        add_visualization(cfg, args)
     if args.out is not None:
-        evaluators = cfg.get('test_evaluator')
-        if evaluators is None:
-            raise KeyError(f'{args.config} has no test_evaluator')
-        if not isinstance(evaluators, list):
-            evaluators = [evaluators]
-        # mmengine's DumpResults writes what the model predicted per sample
-        cfg.test_evaluator = evaluators + [
-            dict(type='mmengine.DumpResults', out_file_path=args.out)
-        ]
+        add_dump(cfg, args, dict(
+            type='DumpMeshResults', out_file_path=args.out,
+            exclude_keys=OUT_EXCLUDED, drop_empty_gt=True, to_numpy=True))
+    if args.dump is not None:
+        add_dump(cfg, args, dict(type='DumpMeshResults',
+                                 out_file_path=args.dump))
     return cfg
 
 

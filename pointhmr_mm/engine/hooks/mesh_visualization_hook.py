@@ -28,26 +28,41 @@ class MeshVisualizationHook(Hook):
         enable: Draw at all.
         interval: Draw during every ``interval``-th validation run (test
             runs always draw).
-        max_samples: Images per run, taken from the first batches.
+        max_samples: Images per run, taken from the first batches; None
+            draws every sample that ``sample_interval`` picks.
+        sample_interval: Draw every ``sample_interval``-th sample of a run
+            (``tools/test.py --interval``).
         out_dir: Write image files here instead (relative paths are under
             the runner's ``work_dir``).
         faces: (F, 3) mesh faces; by default the visualizer's, else the
             model's ``body_model.faces``.
         draw_gt: Also draw ground truth (keypoints, GT mesh).
+        show: Also show each picture in a window (needs a display).
+        wait_time: Seconds each shown window waits.
     """
     priority = 'NORMAL'
 
     def __init__(self,
                  enable: bool = True,
                  interval: int = 1,
-                 max_samples: int = 4,
+                 max_samples: Optional[int] = 4,
                  out_dir: Optional[str] = None,
                  faces: Optional[Sequence] = None,
-                 draw_gt: bool = True):
-        if interval < 1 or max_samples < 0:
-            raise ValueError(f'MeshVisualizationHook needs interval >= 1 and '
-                             f'max_samples >= 0, got {interval}, '
-                             f'{max_samples}')
+                 draw_gt: bool = True,
+                 sample_interval: int = 1,
+                 show: bool = False,
+                 wait_time: float = 0.):
+        if interval < 1 or sample_interval < 1 or (max_samples is not None
+                                                   and max_samples < 0):
+            raise ValueError(f'MeshVisualizationHook needs interval >= 1, '
+                             f'sample_interval >= 1 and max_samples >= 0 '
+                             f'(or None), got {interval}, {sample_interval},'
+                             f' {max_samples}')
+        if max_samples is None:
+            max_samples = float('inf')
+        self.sample_interval, self.show = sample_interval, show
+        self.wait_time = wait_time
+        self._seen = 0
         self.enable, self.interval = enable, interval
         self.max_samples, self.out_dir = max_samples, out_dir
         self.faces = None if faces is None else np.asarray(faces)
@@ -82,7 +97,7 @@ class MeshVisualizationHook(Hook):
 
     def _start(self, runner, due: bool) -> None:
         self._active = self.enable and due and self.max_samples > 0
-        self._drawn = 0
+        self._drawn = self._seen = 0
         if self._active and isinstance(runner.visualizer, MeshVisualizer):
             runner.visualizer.set_faces(self._faces(runner))
 
@@ -104,10 +119,13 @@ class MeshVisualizationHook(Hook):
         for inputs, sample in zip(data_batch['inputs'], outputs):
             if self._drawn >= self.max_samples:
                 break
+            self._seen += 1
+            if (self._seen - 1) % self.sample_interval:
+                continue
             # (3, H, W) BGR uint8 -> (H, W, 3) RGB, mmengine's convention
             image = inputs.detach().cpu().numpy().transpose(1, 2, 0)
             self._draw_one(runner, np.ascontiguousarray(image[..., ::-1]),
-                           sample, f'{tag}_mesh_{self._drawn}')
+                           sample, f'{tag}_mesh_{self._seen - 1}')
             self._drawn += 1
 
     def _draw_one(self, runner, image_rgb: np.ndarray, sample,
@@ -120,6 +138,7 @@ class MeshVisualizationHook(Hook):
             out_file = osp.join(out_dir, f'{name}_{step}.png')
         if isinstance(vis, MeshVisualizer):
             vis.add_datasample(name, image_rgb, sample, draw_gt=self.draw_gt,
+                               show=self.show, wait_time=self.wait_time,
                                out_file=out_file, step=step)
             return
         if not self._told_plain:
