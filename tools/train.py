@@ -12,7 +12,6 @@ import logging
 import os.path as osp
 
 from mmengine.config import Config
-from mmengine.device import get_device
 from mmengine.logging import print_log
 
 from pointhmr_mm.engine.entry_points import (ConfigError, add_common_args,
@@ -20,6 +19,7 @@ from pointhmr_mm.engine.entry_points import (ConfigError, add_common_args,
                                              export_local_rank, run_tool)
 
 AUTO_RESUME = 'auto'
+AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,7 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='resume from CKPT; without CKPT, from the latest checkpoint in '
         'the work dir')
     parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision (needs a GPU)')
+                        help='bf16 automatic mixed precision, CPU or GPU '
+                        '(PortableAmpOptimWrapper)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by total batch size / the '
                         "config's auto_scale_lr.base_batch_size")
@@ -42,8 +43,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.resume not in (None, AUTO_RESUME) and \
             not osp.isfile(args.resume):
         parser.error(f'--resume {args.resume}: no such checkpoint file')
-    if args.amp and get_device() == 'cpu':
-        parser.error('--amp needs a GPU (mmengine\'s AmpOptimWrapper)')
     return args
 
 
@@ -51,12 +50,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Fold the command line into ``cfg`` (in place) and return it."""
     apply_common_args(cfg, args)
     if args.amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+        if cfg.optim_wrapper.get('type', 'OptimWrapper') in AMP_WRAPPERS:
             print_log('AMP is already on in the config', logger='current',
                       level=logging.WARNING)
         else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+            cfg.optim_wrapper.type = 'PortableAmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
     if args.auto_scale_lr:
         if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
             raise ConfigError(

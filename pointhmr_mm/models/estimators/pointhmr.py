@@ -11,6 +11,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
+from pointhmr_mm.models.utils.precision import full_precision, to_float
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.utils.keypoints import H36M_TO_J14, PELVIS_H36M
 
@@ -106,13 +107,17 @@ class PointHMR(BaseModel):
         tokens = self.extract_feat(inputs)
         outputs = self.head(tokens)
         outputs['heatmap_logits'] = tokens['heatmap_logits']
+        outputs['heatmap_probs'] = tokens.get('heatmap_probs')
         outputs['pred_mesh_joints_3d'] = self.regress_j14(
             outputs['pred_vertices'][-1])
         return outputs
 
     def regress_h36m(self, vertices: Tensor) -> Tensor:
-        """(B, N, 3) -> (B, 17, 3) H36M joints from a full mesh."""
-        return self.body_model.regress(vertices, self.mesh_regressor)
+        """(B, N, 3) -> (B, 17, 3) H36M joints from a full mesh (fp32,
+        also under autocast)."""
+        with full_precision(vertices):
+            return self.body_model.regress(vertices.float(),
+                                           self.mesh_regressor)
 
     def regress_j14(self, vertices: Tensor) -> Tensor:
         """(B, N, 3) -> (B, 14, 3) LSP-14 joints from a full mesh."""
@@ -150,6 +155,11 @@ class PointHMR(BaseModel):
             tuple: list of (B, n_l, 3) from coarse to full mesh, and the
             (B, 17, 3) H36M joints of the centred full mesh.
         """
+        if torch.is_autocast_enabled(pose.device.type):
+            # The body model runs in fp32 (its skinning matmuls in bf16
+            # would move GT vertices by millimetres).
+            with full_precision(pose):
+                return self.gt_meshes(pose.float(), betas.float(), genders)
         vertices = pose.new_zeros(pose.shape[0], self.body_model.num_vertices,
                                   3)
         genders = genders or ['neutral'] * pose.shape[0]
@@ -190,7 +200,9 @@ class PointHMR(BaseModel):
             has_smpl=self._stack(data_samples, 'has_smpl'),
             gt_keypoints_3d=self._stack(data_samples, 'gt_keypoints_3d'),
             gt_keypoints_2d=self._stack(data_samples, 'gt_keypoints_2d'))
-        return self.head.loss(outputs, targets)
+        # Loss reductions in fp32 under autocast.
+        with full_precision(inputs):
+            return self.head.loss(to_float(outputs), to_float(targets))
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[SampleList] = None) -> SampleList:
@@ -209,8 +221,7 @@ class PointHMR(BaseModel):
         if (self.test_cfg.get('output_heatmaps')
                 and outputs['heatmap_logits'] is not None):
             logits = outputs['heatmap_logits']
-            pred['pred_heatmaps'] = logits.flatten(2).softmax(-1).view_as(
-                logits)
+            pred['pred_heatmaps'] = outputs['heatmap_probs'].view_as(logits)
         self._add_gt_meshes(data_samples, pred)
         for i, sample in enumerate(data_samples):
             sample.set_data({k: v[i].detach() for k, v in pred.items()})

@@ -5,7 +5,8 @@ from torch import nn
 
 
 def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
-                       norm_cfg: dict = dict(type='BN')) -> nn.Sequential:
+                       norm_cfg: dict = dict(type='BN'),
+                       with_cp: bool = False) -> nn.Sequential:
     """``num_blocks`` BasicBlocks from ``in_channels`` to ``out_channels``,
     then a bias-free 1x1 conv.
 
@@ -18,6 +19,9 @@ def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
         out_channels: Output channels of every block and of the 1x1 conv.
         num_blocks: Number of BasicBlocks (>= 1).
         norm_cfg: Normalisation layer config, e.g. ``dict(type='SyncBN')``.
+        with_cp: Activation checkpointing inside every block (mmpretrain's
+            ``BasicBlock(with_cp=True)``): its activations are recomputed
+            in backward instead of kept.
 
     Returns:
         nn.Sequential: (B, in_channels, H, W) -> (B, out_channels, H, W).
@@ -31,10 +35,11 @@ def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
             build_norm_layer(norm_cfg, out_channels)[1])
     layers = [
         BasicBlock(in_channels, out_channels, downsample=downsample,
-                   norm_cfg=norm_cfg)
+                   norm_cfg=norm_cfg, with_cp=with_cp)
     ]
     layers += [
-        BasicBlock(out_channels, out_channels, norm_cfg=norm_cfg)
+        BasicBlock(out_channels, out_channels, norm_cfg=norm_cfg,
+                   with_cp=with_cp)
         for _ in range(num_blocks - 1)
     ]
     layers.append(nn.Conv2d(out_channels, out_channels, 1, bias=False))

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from pointhmr_mm.models.layers import (make_basic_decoder,
                                        sine_position_encoding)
+from pointhmr_mm.models.utils.precision import full_precision
 from pointhmr_mm.registry import MODELS
 
 
@@ -41,6 +42,8 @@ class PointGuidedSamplingNeck(BaseModule):
         sample_vertices: Point-guided sampling on (True) or learned vertex
             queries (False).
         norm_cfg: Norm layers of the decoders, e.g. ``dict(type='SyncBN')``.
+        with_cp: Activation checkpointing of every decoder block (less
+            memory, one more forward of each block in backward).
         init_cfg: mmengine init config.
     """
 
@@ -54,6 +57,7 @@ class PointGuidedSamplingNeck(BaseModule):
                  num_grid_blocks: int = 1,
                  sample_vertices: bool = True,
                  norm_cfg: dict = dict(type='BN'),
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if len(in_channels) != 2 or len(in_indices) != 2:
@@ -71,12 +75,15 @@ class PointGuidedSamplingNeck(BaseModule):
         fine_channels, coarse_channels = in_channels
 
         self.grid_decoder = make_basic_decoder(coarse_channels, embed_dims,
-                                               num_grid_blocks, norm_cfg)
+                                               num_grid_blocks, norm_cfg,
+                                               with_cp)
         if sample_vertices:
             self.heatmap_decoder = make_basic_decoder(
-                fine_channels, num_vertices, num_heatmap_blocks, norm_cfg)
+                fine_channels, num_vertices, num_heatmap_blocks, norm_cfg,
+                with_cp)
             self.target_decoder = make_basic_decoder(
-                fine_channels, embed_dims, num_target_blocks, norm_cfg)
+                fine_channels, embed_dims, num_target_blocks, norm_cfg,
+                with_cp)
             self.camera_mix = nn.Linear(num_vertices, 1)
         else:
             self.vertex_queries = nn.Embedding(num_vertices, embed_dims)
@@ -102,7 +109,9 @@ class PointGuidedSamplingNeck(BaseModule):
             - ``camera_token`` (B, 1, C)
             - ``grid_tokens`` (B, h*w, C)
             - ``vertex_tokens`` (B, V, C)
-            - ``heatmap_logits`` (B, V, H, W), or None without sampling.
+            - ``heatmap_logits`` (B, V, H, W), or None without sampling;
+            - ``heatmap_probs`` (B, V, H*W) fp32, their softmax over pixels
+              (the sampling weights, reused by the heatmap losses), or None.
         """
         fine, coarse = feats[self.in_indices[0]], feats[self.in_indices[1]]
         batch = fine.shape[0]
@@ -113,18 +122,22 @@ class PointGuidedSamplingNeck(BaseModule):
                 grid_tokens=grid_tokens,
                 vertex_tokens=self.vertex_queries.weight.expand(
                     batch, -1, -1),
-                heatmap_logits=None)
+                heatmap_logits=None,
+                heatmap_probs=None)
 
         heatmap_logits = self.heatmap_decoder(fine)
         target = self._add_position(self.target_decoder(fine))
-        # (B, V, H, W) -> (B, V, H*W), a distribution over pixels per vertex
-        weights = heatmap_logits.flatten(2).softmax(dim=-1)
-        # (B, V, H*W) @ (B, H*W, C) -> (B, V, C)
-        vertex_tokens = torch.bmm(weights, target)
+        # (B, V, H, W) -> (B, V, H*W), a distribution over pixels per
+        # vertex; fp32 under autocast too (3136-way softmax, loss input).
+        with full_precision(heatmap_logits):
+            weights = heatmap_logits.float().flatten(2).softmax(dim=-1)
+        # (B, V, H*W) @ (B, H*W, C) -> (B, V, C), in the features' dtype
+        vertex_tokens = torch.bmm(weights.to(target.dtype), target)
         # (B, V, C) -> (B, C, V) -> (B, C, 1) -> (B, 1, C)
         camera_token = self.camera_mix(vertex_tokens.transpose(1, 2))
         return dict(
             camera_token=camera_token.transpose(1, 2),
             grid_tokens=grid_tokens,
             vertex_tokens=vertex_tokens,
-            heatmap_logits=heatmap_logits)
+            heatmap_logits=heatmap_logits,
+            heatmap_probs=weights)
