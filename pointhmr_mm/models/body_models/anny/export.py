@@ -1,0 +1,229 @@
+"""Bake Anny into SMPL's file format and MMHuman3D's folder layout.
+
+The baked body:
+
+- rest (``theta = 0``) is Anny's reference A-pose, so an SMPL axis-angle
+  ``theta`` is Anny's ``local-ref`` ``C^T theta`` (:mod:`.rig`);
+- the mesh is Anny's watertight body decimated to SMPL's 6,890 vertices
+  (a subset of Anny's vertices), with the mesh hierarchy continuing to
+  SMPL's 1,723 and 431 (``mesh_downsampling.npz``);
+- skinning is Anny's, summed over each SMPL joint's bones; Anny is plain
+  linear blend skinning, so ``posedirs`` are zeros;
+- shape space: 10 PCA directions of sampled adult phenotypes about each
+  gender's template adult (:mod:`.source`);
+- joint regressors are convex (:mod:`.regressors`).
+
+Shape shorthand: N_full Anny vertices, N baked vertices, S samples.
+"""
+import json
+import pickle
+from pathlib import Path
+from typing import Dict, Sequence, Union
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from tqdm import tqdm
+
+from pointhmr_mm.utils.keypoints import H36M_TO_J14, SMPL24_PARENTS
+from ...utils.mesh_sampler import MeshSampler
+from ...utils.mesh_sampler_builder import build_mesh_sampler
+from ..mannequin import ROOT_PARENT, _write_atomic
+from . import regressors, rig, source
+from .body_parts import anny_uv_labels, body_part_arrays
+from .shape_space import NUM_BETAS, shape_space
+
+GENDERS = ('neutral', 'male', 'female')
+SMPL_VERTICES = 6890
+SMPL_LEVELS = (1723, 431)
+NUM_SAMPLES = 200  # phenotypes per gender for the shape space
+# Of those, how many per gender the joint regressor is fitted on (the fit
+# costs about linearly in them and changes by < 0.1 mm beyond this).
+FIT_SAMPLES = 60
+NUM_POSE_CORRECTIVES = 207  # 23 joints x 9 rotation-matrix entries
+FORMATS = ('pkl', 'npz')
+LICENCE = ('Generated from Anny (NAVER LABS): code Apache-2.0, MakeHuman '
+           'assets CC0-1.0; these files inherit both.')
+
+
+def _gender_meshes(model, phenotypes, selection, tops):
+    """Reference meshes on the baked vertices and pivots, SMPL frame."""
+    out = source.reference_meshes(model, phenotypes)
+    return (rig.to_smpl_frame(out['vertices'][:, selection]),
+            rig.to_smpl_frame(rig.group_pivots(out['bone_heads'], tops)))
+
+
+def build_anny_body(seed: int = 0, topology: str = source.TOPOLOGIES[0],
+                    num_vertices: int = SMPL_VERTICES,
+                    levels: Sequence[int] = SMPL_LEVELS,
+                    num_samples: int = NUM_SAMPLES,
+                    progress: bool = False) -> Dict[str, object]:
+    """Everything the files hold, as arrays.
+
+    Args:
+        seed: Seeds the phenotype samples; same seed, same files.
+        topology: One of :data:`.source.TOPOLOGIES` (a closed mesh is
+            needed to decimate it exactly).
+        num_vertices: Vertices of the baked body (SMPL's 6890).
+        levels: Coarser levels of the mesh hierarchy (SMPL's 1723, 431).
+        num_samples: Phenotypes sampled per gender.
+        progress: Show a progress bar.
+
+    Returns:
+        dict: ``models`` (gender -> SMPL pickle keys), ``h36m`` (17, N),
+        ``lsp14`` (14, N), ``coco`` (17, N), ``body_parts`` (arrays),
+        ``sampler`` (:class:`MeshSampler`, N -> levels) and ``meta``.
+    """
+    model = source.load_anny(topology)
+    groups = rig.bone_groups(model.bone_labels, model.bone_parents)
+    tops = rig.top_bones(groups, model.bone_parents)
+    full_weights = rig.group_skinning_weights(
+        model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy(),
+        groups)
+    rng = np.random.default_rng(seed)
+    bar = tqdm(total=len(GENDERS) + 3, desc='anny body', disable=not progress)
+    full = source.reference_meshes(model, source.template_phenotype('neutral'))
+    hierarchy = build_mesh_sampler(
+        rig.to_smpl_frame(full['vertices'][0]), np.asarray(model.faces),
+        [num_vertices, *levels])
+    selection = hierarchy.down_index_0.numpy()
+    matrices = hierarchy.matrices()
+    bar.update()
+    weights = full_weights[selection]
+    templates, samples, meta = {}, {}, dict(anny=source.require_anny()
+                                            .__version__, topology=topology,
+                                            seed=seed, licence=LICENCE)
+    for gender in GENDERS:
+        phenotypes = source.sample_phenotypes(gender, num_samples, rng)
+        both = {k: np.concatenate([source.template_phenotype(gender)[k], v])
+                for k, v in phenotypes.items()}
+        meshes, pivots = _gender_meshes(model, both, selection, tops)
+        templates[gender], samples[gender] = (meshes[0], pivots[0]), (
+            meshes[1:], pivots[1:])
+        bar.update()
+    # Each gender's regressor is fitted on its own shape space: a shared
+    # one puts the male and female templates' pivots ~5 mm further off.
+    kinematic = {g: regressors.kinematic_regressor(
+        np.concatenate([templates[g][0][None], samples[g][0][:FIT_SAMPLES]]),
+        np.concatenate([templates[g][1][None], samples[g][1][:FIT_SAMPLES]]),
+        weights, num_templates=1) for g in GENDERS}
+    bar.update()
+    models = {}
+    for gender in GENDERS:
+        shapedirs, _, explained = shape_space(samples[gender][0],
+                                              templates[gender][0])
+        meta[f'{gender}_shape_variance_explained'] = explained
+        models[gender] = _smpl_arrays(templates[gender][0],
+                                      matrices['F'][1], weights,
+                                      kinematic[gender], shapedirs)
+    neutral = templates['neutral'][0]
+    h36m = regressors.h36m_regressor(kinematic['neutral'], neutral)
+    coco = regressors.transfer_regressor(regressors.anny_coco_rows(model),
+                                         matrices['U'][0])
+    uv_labels, uv_names = anny_uv_labels(model)
+    bar.update()
+    bar.close()
+    meta.update(template_phenotypes={
+        g: {k: float(v[0]) for k, v in source.template_phenotype(g).items()}
+        for g in GENDERS}, num_samples=num_samples, adult_age=source.ADULT_AGE,
+        anny_vertices=int(len(full_weights)))
+    return dict(
+        models=models, h36m=h36m, lsp14=h36m[list(H36M_TO_J14)], coco=coco,
+        body_parts=body_part_arrays(weights, uv_labels[selection], uv_names),
+        sampler=MeshSampler.from_matrices(
+            A=matrices['A'][1:], U=matrices['U'][1:], D=matrices['D'][1:],
+            F=matrices['F'][1:]),
+        anny_vertex_indices=selection, meta=meta)
+
+
+def _smpl_arrays(template, faces, weights, kinematic, shapedirs):
+    """SMPL's pickle keys for one gender."""
+    parents = np.array(SMPL24_PARENTS, dtype=np.int64).astype(np.uint32)
+    parents[0] = ROOT_PARENT
+    return dict(
+        v_template=template, f=faces.astype(np.uint32), weights=weights,
+        kintree_table=np.stack([parents, np.arange(24, dtype=np.uint32)]),
+        J_regressor=sp.csc_matrix(kinematic), J=kinematic @ template,
+        shapedirs=shapedirs,
+        # float32 halves the zeros' size; smplx computes in float32
+        posedirs=np.zeros((len(template), 3, NUM_POSE_CORRECTIVES),
+                          dtype=np.float32))
+
+
+def anny_body_paths(out_dir: Union[str, Path],
+                    file_format: str = 'pkl') -> Dict[str, Path]:
+    """Where :func:`make_anny_body_files` writes, by name."""
+    if file_format not in FORMATS:
+        raise ValueError(f'file_format must be one of {list(FORMATS)}, got '
+                         f'"{file_format}"')
+    out_dir = Path(out_dir)
+    paths = {g: out_dir / 'smpl' / f'SMPL_{g.upper()}.{file_format}'
+             for g in GENDERS}
+    paths.update(h36m=out_dir / 'J_regressor_h36m.npy',
+                 extra=out_dir / 'J_regressor_extra.npy',
+                 coco=out_dir / 'J_regressor_coco.npy',
+                 body_parts=out_dir / 'body_parts.npz',
+                 mesh_downsampling=out_dir / 'mesh_downsampling.npz',
+                 meta=out_dir / 'anny_body.json')
+    return paths
+
+
+def make_anny_body_files(out_dir: Union[str, Path], seed: int = 0,
+                         topology: str = source.TOPOLOGIES[0],
+                         num_vertices: int = SMPL_VERTICES,
+                         levels: Sequence[int] = SMPL_LEVELS,
+                         num_samples: int = NUM_SAMPLES,
+                         file_format: str = 'pkl', overwrite: bool = False,
+                         progress: bool = False) -> Dict[str, Path]:
+    """Write the Anny body in MMHuman3D's ``data/body_models/`` layout.
+
+    Files: ``smpl/SMPL_{NEUTRAL,MALE,FEMALE}.{pkl,npz}``,
+    ``J_regressor_h36m.npy`` (17, N), ``J_regressor_extra.npy`` (14, N,
+    LSP-14 joints, as the mannequin writes it), ``J_regressor_coco.npy``
+    (17, N), ``body_parts.npz``, ``mesh_downsampling.npz`` (N -> levels)
+    and ``anny_body.json`` (provenance and licence). See
+    :func:`build_anny_body` for the arguments.
+
+    Raises:
+        FileExistsError: One of the files exists and ``overwrite`` is False
+            (checked before any work).
+    """
+    paths = anny_body_paths(out_dir, file_format)
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f'{existing[0]} exists; pass overwrite=True '
+                              '(--overwrite) to replace it')
+    body = build_anny_body(seed, topology, num_vertices, levels, num_samples,
+                           progress)
+    paths['neutral'].parent.mkdir(parents=True, exist_ok=True)
+    for gender, arrays in body['models'].items():
+        if file_format == 'pkl':
+            _write_atomic(paths[gender],
+                          lambda f, a=arrays: pickle.dump(a, f, protocol=2))
+        else:  # npz: dense regressor, compressed (the zeros take no room)
+            dense = dict(arrays, J_regressor=arrays['J_regressor'].toarray())
+            _write_atomic(paths[gender],
+                          lambda f, a=dense: np.savez_compressed(f, **a))
+    for name in ('h36m', 'coco'):
+        _write_atomic(paths[name], lambda f, a=body[name]: np.save(f, a))
+    _write_atomic(paths['extra'], lambda f: np.save(f, body['lsp14']))
+    _write_atomic(paths['body_parts'], lambda f: np.savez_compressed(
+        f, anny_vertex_indices=body['anny_vertex_indices'],
+        **body['body_parts']))
+    body['sampler'].save(paths['mesh_downsampling'])
+    text = json.dumps(body['meta'], indent=2, sort_keys=True) + '\n'
+    _write_atomic(paths['meta'], lambda f: f.write(text.encode()))
+    return paths
+
+
+def anny_pose(pose: torch.Tensor, model) -> torch.Tensor:
+    """SMPL (B, 72) axis-angle -> (B, K, 4, 4) ``local-ref`` deltas for
+    ``model`` (an ``anny.Anny``), the pose the baked body takes for it."""
+    groups = rig.bone_groups(model.bone_labels, model.bone_parents)
+    return rig.smpl_pose_to_anny(
+        pose, rig.top_bones(groups, model.bone_parents),
+        len(model.bone_labels))
+
+
+__all__ = ['build_anny_body', 'make_anny_body_files', 'anny_body_paths',
+           'anny_pose', 'GENDERS', 'NUM_BETAS']
