@@ -1,5 +1,7 @@
 """Python API: build a model from a config and run it on images, in the
 manner of MMPose's ``init_model`` / ``inference_topdown``."""
+import pickle
+import zipfile
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
@@ -7,7 +9,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmengine.structures import BaseDataElement
 
 from pointhmr_mm.registry import MODELS
@@ -20,13 +22,62 @@ BBOX_PADDING = 1.2
 ImageLike = Union[str, Path, np.ndarray]
 
 
-def _crop_size(cfg: Config) -> int:
-    """The crop size of the config's test pipeline."""
+def crop_size_of(cfg: Config) -> int:
+    """The crop side (pixels) of the config's test pipeline's
+    ``MeshAffineCrop`` (224, the released model's, without one)."""
     loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
     for step in loader.get('dataset', {}).get('pipeline', []):
         if step.get('type') == 'MeshAffineCrop':
             return int(step.get('crop_size', DEFAULT_CROP))
     return DEFAULT_CROP
+
+
+URL_PREFIXES = ('http://', 'https://', 's3://', 'ftp://')
+CHECKPOINT_DIR = 'checkpoints'
+ZIP_MAGIC = b'PK\x03\x04'
+PICKLE_PROTO = b'\x80'
+
+
+def load_checkpoint_file(path: Union[str, Path]) -> dict:
+    """``torch.load(path, weights_only=True)`` on the CPU, with errors that
+    say what is wrong with the file.
+
+    Raises:
+        ValueError: ``path`` is a URL (nothing is downloaded), or the file
+            is not a PyTorch checkpoint, or not a dict.
+        FileNotFoundError: No such file.
+    """
+    path = str(path)
+    if path.startswith(URL_PREFIXES):
+        name = path.rstrip('/').rsplit('/', 1)[-1] or 'model.pth'
+        raise ValueError(
+            f'{path}: checkpoint downloads are not supported (nothing is '
+            f'fetched at run time); download it yourself, e.g. to '
+            f'{CHECKPOINT_DIR}/{name}, and pass that path')
+    if not Path(path).is_file():
+        raise FileNotFoundError(f'{path}: no such checkpoint')
+    with open(path, 'rb') as f:
+        head = f.read(len(ZIP_MAGIC))
+    # torch.save writes a zip archive (a pickle before torch 1.6)
+    if not (head == ZIP_MAGIC or head[:1] == PICKLE_PROTO):
+        raise ValueError(f'{path} is not a PyTorch checkpoint (it starts '
+                         f'with {head!r}, not a zip archive or a pickle)')
+    import pointhmr_mm.engine  # noqa: F401  (allow-lists mmengine's objects)
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = [line for line in str(err).splitlines()
+                  if 'WeightsUnpickler error' in line]
+        raise ValueError(
+            f'{path}: not a checkpoint that loads safely (weights_only='
+            f'True): {reason[0].strip() if reason else err}') from err
+    except (EOFError, RuntimeError, zipfile.BadZipFile) as err:
+        raise ValueError(f'{path} is not a PyTorch checkpoint (or is '
+                         f'truncated): {err}') from err
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'{path}: expected a dict (state_dict, meta, ...), '
+                         f'got {type(checkpoint).__name__}')
+    return checkpoint
 
 
 def init_model(config: Union[str, Path, Config],
@@ -48,11 +99,11 @@ def init_model(config: Union[str, Path, Config],
         str(config))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    # refuse a URL, a missing file or a non-checkpoint before building
+    state = None if checkpoint is None else load_checkpoint_file(checkpoint)
     model = MODELS.build(cfg.model)
-    if checkpoint is not None:
-        if not Path(checkpoint).is_file():
-            raise FileNotFoundError(f'{checkpoint}: no such checkpoint')
-        load_checkpoint(model, checkpoint, map_location='cpu')
+    if state is not None:
+        _load_checkpoint_to_model(model, state)
     model.cfg = cfg
     return model.to(device).eval()
 
@@ -97,7 +148,7 @@ def inference_mesh(model: torch.nn.Module, img: ImageLike,
     cfg = model.cfg
     pipeline = Compose([
         dict(type='LoadMeshImage'),
-        dict(type='MeshAffineCrop', crop_size=_crop_size(cfg)),
+        dict(type='MeshAffineCrop', crop_size=crop_size_of(cfg)),
         dict(type='PackMeshInputs')
     ])
     if isinstance(img, (str, Path)):
@@ -125,3 +176,6 @@ def inference_mesh(model: torch.nn.Module, img: ImageLike,
             out.set_metainfo(dict(bbox=box))
             results.append(out)
     return results
+
+# tools/deploy/export_onnx.py's name for it
+_crop_size = crop_size_of

@@ -1,26 +1,26 @@
 """Speed and memory of a PointHMR config's forward pass.
 
     python tools/analysis/benchmark_model.py configs/quickstart/pointhmr_quickstart.py \
-        [--batch-size 1] [--iters 10] [--device cpu|cuda] [--cfg-options ...]
+        [--batch-size 1] [--iters 10] [--image-size S] [--device cpu|cuda]
+        [--cfg-options ...]
 
-Prints parameters per part, mean latency (ms/image) and peak memory (CUDA:
-allocator peak; CPU: growth of the process's peak RSS).
+Prints parameters and FLOPs per part (``get_flops.py``), mean latency
+(ms/image) and peak memory (CUDA: allocator peak; CPU: growth of the
+process's peak RSS). The crop size is the config's unless ``--image-size``
+says otherwise.
 """
 import argparse
 import resource
+import tempfile
 import time
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
-from pointhmr_mm.registry import MODELS
-from pointhmr_mm.utils import register_all_modules
+from get_flops import build_measured_model, load_config, measure, report
+from pointhmr_mm.apis.inference import crop_size_of
 
 WARMUP_ITERS = 2
-
-
-def count(module):
-    return sum(p.numel() for p in module.parameters()) / 1e6
 
 
 def main():
@@ -28,18 +28,17 @@ def main():
     parser.add_argument('config')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--iters', type=int, default=10)
-    parser.add_argument('--image-size', type=int, default=224)
+    parser.add_argument('--image-size', type=int,
+                        help="crop side; default: the config's")
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
-    register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    model = MODELS.build(cfg.model).to(args.device).eval()
-    for name in ('backbone', 'neck', 'head'):
-        print(f'{name:9s} {count(getattr(model, name)):8.2f} M params')
-    print(f'{"total":9s} {count(model):8.2f} M params')
+    cfg = load_config(args.config, args.cfg_options)
+    args.image_size = args.image_size or crop_size_of(cfg)
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        model = build_measured_model(cfg, tmp_dir)
+    print(report(measure(model, cfg, args.image_size)))
+    model = model.to(args.device)
     images = torch.randn(args.batch_size, 3, args.image_size,
                          args.image_size, device=args.device)
     cuda = args.device.startswith('cuda')

@@ -1,0 +1,180 @@
+"""Look at what a config's data pipeline feeds the model: each augmented
+crop with its 2D keypoints and its GT mesh drawn over it.
+
+    python tools/misc/browse_dataset.py CONFIG [--phase train|val|test]
+        [--output-dir DIR] [--show-interval 2] [--not-show]
+        [--max-samples N] [--cfg-options k=v ...]
+
+Per sample: ``[crop + GT 2D keypoints | crop + GT mesh | side view]``. The
+GT mesh is what the losses compare with: the estimator's ``gt_meshes``
+(pelvis-centred SMPL of the sample's pose and shape). A weak-perspective
+camera fitted to the sample's 2D keypoints puts it over the crop. Samples
+without an SMPL label show their keypoints only. Pictures go to
+``--output-dir`` as ``<index>_<image name>.jpg`` and/or to a window (where
+there is a display).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import Optional
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.utils import ProgressBar, mkdir_or_exist
+
+from pointhmr_mm.engine.entry_points import ConfigError, merge_cfg_options
+from pointhmr_mm.registry import DATASETS, MODELS
+from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.utils.assets import prepare_config_assets
+from pointhmr_mm.visualization import MeshRenderer, weak_perspective_to_screen
+from pointhmr_mm.visualization.mesh_visualizer import (GT_COLOR,
+                                                       draw_keypoints_2d,
+                                                       draw_side_view)
+
+MIN_PANEL = 256  # small crops are enlarged to this side for viewing
+MIN_FIT_JOINTS = 2  # a scale and a 2D shift need two labelled joints
+MESH_ALPHA = 0.7
+
+
+def fit_weak_perspective(joints_3d: np.ndarray, keypoints_2d: np.ndarray
+                         ) -> Optional[np.ndarray]:
+    """Camera (s, tx, ty) with ``s * (X_xy + t)`` closest to the labelled
+    2D keypoints (least squares, confidence-weighted).
+
+    The data carry no camera (the model predicts one), so one is fitted
+    here just to draw the GT mesh; with ``u = s t`` the projection is
+    linear in (s, u_x, u_y).
+
+    Args:
+        joints_3d: (J, 3) joints of the GT mesh, metres.
+        keypoints_2d: (J, 3) normalised xy in [-1, 1] + confidence.
+
+    Returns:
+        (3, ) camera, or None with fewer than two labelled joints.
+    """
+    conf = keypoints_2d[:, 2]
+    if (conf > 0).sum() < MIN_FIT_JOINTS:
+        return None
+    rows, targets, weights = [], [], []
+    for axis in (0, 1):
+        shift = np.zeros((len(conf), 2))
+        shift[:, axis] = 1.
+        rows.append(np.concatenate([joints_3d[:, axis:axis + 1], shift], 1))
+        targets.append(keypoints_2d[:, axis])
+        weights.append(np.sqrt(conf))
+    a = np.concatenate(rows) * np.concatenate(weights)[:, None]
+    b = np.concatenate(targets) * np.concatenate(weights)
+    scale, u_x, u_y = np.linalg.lstsq(a, b, rcond=None)[0]
+    if abs(scale) < 1e-8:
+        return None
+    return np.array([scale, u_x / scale, u_y / scale])
+
+
+def draw_sample(model, item: dict, panel: int) -> np.ndarray:
+    """The three panels of one pipeline output (BGR uint8)."""
+    sample = item['data_samples']
+    crop = item['inputs'].numpy().transpose(1, 2, 0)  # (3,S,S) -> (S,S,3)
+    crop = cv2.resize(np.ascontiguousarray(crop), (panel, panel),
+                      interpolation=cv2.INTER_LINEAR)
+    keypoints = sample.gt_keypoints_2d.numpy()
+    with_points = draw_keypoints_2d(crop, keypoints)
+    faces = model.body_model.faces.cpu().numpy()
+    meshes, with_mesh = [], with_points
+    if float(sample.has_smpl) > 0:
+        gender = sample.metainfo.get('gender', 'neutral')
+        if gender not in model.body_models:
+            gender = 'neutral'
+        with torch.no_grad():
+            levels, _ = model.gt_meshes(sample.gt_pose[None],
+                                        sample.gt_betas[None], [gender])
+            verts = levels[-1]
+            joints = model.regress_j14(verts)[0].numpy()
+        verts = verts[0].numpy()
+        camera = fit_weak_perspective(joints, keypoints)
+        if camera is not None:
+            screen = weak_perspective_to_screen(verts, camera, panel)
+            with_mesh = MeshRenderer(panel).render(
+                screen, faces, image=crop, color=GT_COLOR,
+                alpha=MESH_ALPHA)['image']
+            with_mesh = draw_keypoints_2d(with_mesh, keypoints)
+        meshes.append(verts)
+    side = draw_side_view(meshes, faces, panel, [GT_COLOR] * len(meshes))
+    return np.concatenate([with_points, with_mesh, side], axis=1)
+
+
+def show(image_bgr: np.ndarray, title: str, seconds: float) -> None:
+    import matplotlib.pyplot as plt
+    plt.figure(title)
+    plt.clf()
+    plt.imshow(image_bgr[..., ::-1])
+    plt.axis('off')
+    plt.pause(seconds)
+
+
+def has_display() -> bool:
+    if sys.platform in ('win32', 'darwin'):
+        return True
+    return bool(os.environ.get('DISPLAY') or
+                os.environ.get('WAYLAND_DISPLAY'))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--phase', default='train',
+                        choices=('train', 'val', 'test'))
+    parser.add_argument('--output-dir', help='write the pictures here')
+    parser.add_argument('--not-show', action='store_true',
+                        help='do not open a window')
+    parser.add_argument('--show-interval', type=float, default=2.,
+                        help='seconds each picture is shown')
+    parser.add_argument('--max-samples', type=int,
+                        help='stop after this many samples')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args(argv)
+    args.show = not args.not_show and has_display()
+    if not args.show and args.output_dir is None:
+        parser.error('nothing to do: there is no display (or --not-show) '
+                     'and no --output-dir')
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    try:
+        merge_cfg_options(cfg, args.cfg_options or {})
+    except ConfigError as err:
+        raise SystemExit(f'error: {err}') from None
+    loader = cfg.get(f'{args.phase}_dataloader')
+    if not loader or 'dataset' not in loader:
+        raise SystemExit(f'error: {args.config} has no '
+                         f'{args.phase}_dataloader.dataset')
+    prepare_config_assets(cfg)  # the quick start's data, if absent
+    dataset = DATASETS.build(loader.dataset)
+    model = MODELS.build(cfg.model).eval()
+    total = len(dataset) if args.max_samples is None else min(
+        len(dataset), args.max_samples)
+    if args.output_dir:
+        mkdir_or_exist(args.output_dir)
+    progress = ProgressBar(total)
+    for index in range(total):
+        item = dataset[index]
+        panel = max(MIN_PANEL, item['inputs'].shape[-1])
+        picture = draw_sample(model, item, panel)
+        name = osp.splitext(osp.basename(
+            item['data_samples'].metainfo.get('img_path', 'sample')))[0]
+        if args.output_dir:
+            cv2.imwrite(osp.join(args.output_dir, f'{index:05d}_{name}.jpg'),
+                        picture)
+        if args.show:
+            show(picture, f'{args.phase} {index}: {name}', args.show_interval)
+        progress.update()
+
+
+if __name__ == '__main__':
+    main()
