@@ -20,9 +20,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from mmengine.config import Config
 
 from graphcmr_helpers import write_graphcmr_file
 from official_helpers import random_released_state_dict
+from pointhmr_mm.utils.data_doctor import iter_config_paths
 
 ROOT = Path(__file__).parents[2]
 sys.path.insert(0, str(ROOT / 'tests' / 'test_datasets'))
@@ -92,6 +94,14 @@ def write_metro_downloads(datasets: Path) -> None:
     spec['linelist'] = 'valid_protocol2/valid.linelist.tsv'
     (datasets / 'human3.6m' / 'valid.protocol2.yaml').write_text(
         yaml.safe_dump(spec))
+    # 3DPW as METRO ships it, for the fine-tuning configs
+    for split, sub, yaml_name in (('train', '', 'train.yaml'),
+                                  ('test', 'has_gender/',
+                                   'test_has_gender.yaml')):
+        names = write_metro_source(datasets / '3dpw' / sub, split, people,
+                                   images)
+        spec = {key: f'{sub}{name}' for key, name in names.items()}
+        (datasets / '3dpw' / yaml_name).write_text(yaml.safe_dump(spec))
 
 
 def write_mmhuman3d_downloads(data: Path, work: Path) -> None:
@@ -196,3 +206,26 @@ def test_check_data_names_missing_and_malformed_files(recipe_run):
     assert re.search(r'\[model\.head\.mesh_sampler\] broken/body_models/'
                      r'mesh_downsampling\.npz: .*not an npz', out), out
     assert '2 problem(s)' in out
+
+
+# Configs for the user's own files (not the generated quick start).
+USER_CONFIGS = ('pointhmr_hrnet_w32.py', 'pointhmr_hrnet_w48.py',
+                'pointhmr_hrnet_w48_3dpw.py',
+                'pointhmr_hrnet_w32_pw3d_humandata.py',
+                'ablations/pointhmr_hrnet_w32_no_mask.py',
+                'ablations/pointhmr_hrnet_w32_grid_only.py',
+                'ablations/pointhmr_resnet50.py')
+
+
+@pytest.mark.parametrize('name', USER_CONFIGS)
+def test_config_paths_resolve_to_the_recipe_layout(recipe_run, name):
+    """Every file these configs name is where the README puts it."""
+    repo, _ = recipe_run
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    paths = dict(iter_config_paths(cfg.to_dict()))
+    paths = {k: v for k, v in paths.items()
+             if k.startswith(('model.', 'train_dataloader.',
+                              'val_dataloader.', 'test_dataloader.'))}
+    assert any('mesh_downsampling.npz' in p for p in paths.values())
+    missing = {k: v for k, v in paths.items() if not (repo / v).exists()}
+    assert not missing
