@@ -177,8 +177,17 @@ def forward_flops(model: nn.Module, inputs: torch.Tensor,
     for each named submodule in ``by_part``."""
     from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(inputs, mode='tensor')
+    # Parameters off autograd instead of no_grad(): FlopCounterMode's module
+    # hooks fail on a no_grad view of a parameter (e.g. expanded queries).
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for param in trainable:
+        param.requires_grad_(False)
+    try:
+        with counter:
+            model(inputs, mode='tensor')
+    finally:
+        for param in trainable:
+            param.requires_grad_(True)
     per_module = counter.get_flop_counts()
     total = counter.get_total_flops()
     parts = {}

@@ -59,3 +59,22 @@ def test_quickstart_runs_at_its_crop_size(mannequin_dir, mesh_sampler_file):
         camera, joints, vertices = model(torch.zeros(2, 3, size, size))
     assert camera.shape == (2, 3) and joints.shape == (2, 14, 3)
     assert vertices.shape == (2, model.body_model.num_vertices, 3)
+
+
+@pytest.mark.parametrize('name', ['pointhmr_lite_hrnet_w32.py',
+                                  'quickstart/pointhmr_lite_quickstart.py'])
+def test_lite_keeps_sampling_and_masks(name, mannequin_dir,
+                                       mesh_sampler_file):
+    """PointHMR-Lite is lighter decoders, not a different method."""
+    cfg = Config.fromfile(str(CONFIG_DIR / name))
+    full = Config.fromfile(str(CONFIG_DIR / name.replace('_lite', '')))
+    assert cfg.model.neck.get('sample_vertices', True)
+    assert cfg.model.head.mask_hops == full.model.head.mask_hops
+    assert all(hops is not None for hops in cfg.model.head.mask_hops)
+    assert cfg.model.head.loss_heatmap and cfg.model.head.loss_dice
+    assert cfg.model.neck.heatmap_hidden_dims < cfg.model.neck.num_vertices
+    point_at_mannequin(cfg, mannequin_dir, mesh_sampler_file)
+    model = MODELS.build(cfg.model)
+    assert model.neck.sample_vertices and model.neck.target_projection
+    assert all(getattr(model.head, f'attn_mask_{i}') is not None
+               for i in range(len(cfg.model.head.mask_hops)))

@@ -1,4 +1,6 @@
 """Residual decoders made of BasicBlocks, as PointHMR's neck uses them."""
+from typing import Optional
+
 from mmcv.cnn import build_norm_layer
 from mmpretrain.models.backbones.resnet import BasicBlock
 from torch import nn
@@ -6,9 +8,11 @@ from torch import nn
 
 def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
                        norm_cfg: dict = dict(type='BN'),
-                       with_cp: bool = False) -> nn.Sequential:
-    """``num_blocks`` BasicBlocks from ``in_channels`` to ``out_channels``,
-    then a bias-free 1x1 conv.
+                       with_cp: bool = False,
+                       hidden_channels: Optional[int] = None
+                       ) -> nn.Sequential:
+    """``num_blocks`` BasicBlocks from ``in_channels`` to
+    ``hidden_channels``, then a bias-free 1x1 conv to ``out_channels``.
 
     The first block gets a 1x1 conv + norm shortcut when the channels change.
     Module names (``0.conv1``, ``0.bn1``, ``0.downsample.0``, ...,
@@ -16,18 +20,23 @@ def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
 
     Args:
         in_channels: Input channels.
-        out_channels: Output channels of every block and of the 1x1 conv.
+        out_channels: Output channels of the 1x1 conv.
         num_blocks: Number of BasicBlocks (>= 1).
         norm_cfg: Normalisation layer config, e.g. ``dict(type='SyncBN')``.
         with_cp: Activation checkpointing inside every block (mmpretrain's
             ``BasicBlock(with_cp=True)``): its activations are recomputed
             in backward instead of kept.
+        hidden_channels: Width of the blocks; None: ``out_channels`` (as
+            released). A narrower width with the 1x1 conv widening to
+            ``out_channels`` is PointHMR-Lite's decoder.
 
     Returns:
         nn.Sequential: (B, in_channels, H, W) -> (B, out_channels, H, W).
     """
     if num_blocks < 1:
         raise ValueError(f'num_blocks must be >= 1, got {num_blocks}')
+    final_channels = out_channels
+    out_channels = hidden_channels or out_channels
     downsample = None
     if in_channels != out_channels:
         downsample = nn.Sequential(
@@ -42,5 +51,5 @@ def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
                    with_cp=with_cp)
         for _ in range(num_blocks - 1)
     ]
-    layers.append(nn.Conv2d(out_channels, out_channels, 1, bias=False))
+    layers.append(nn.Conv2d(out_channels, final_channels, 1, bias=False))
     return nn.Sequential(*layers)

@@ -44,6 +44,11 @@ class PointGuidedSamplingNeck(BaseModule):
         norm_cfg: Norm layers of the decoders, e.g. ``dict(type='SyncBN')``.
         with_cp: Activation checkpointing of every decoder block (less
             memory, one more forward of each block in backward).
+        heatmap_hidden_dims: Width of the heatmap decoder's blocks, widened
+            to V by its 1x1 conv; None: V (as released).
+        target_dims: Channels of the target-feature map; the sampled vertex
+            tokens are projected from it to ``embed_dims`` by a linear
+            layer. None: ``embed_dims`` (as released, no projection).
         init_cfg: mmengine init config.
     """
 
@@ -58,16 +63,21 @@ class PointGuidedSamplingNeck(BaseModule):
                  sample_vertices: bool = True,
                  norm_cfg: dict = dict(type='BN'),
                  with_cp: bool = False,
+                 heatmap_hidden_dims: Optional[int] = None,
+                 target_dims: Optional[int] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if len(in_channels) != 2 or len(in_indices) != 2:
             raise ValueError('in_channels and in_indices must each name two '
                              'backbone outputs (fine, coarse), got '
                              f'{in_channels} and {in_indices}')
-        if embed_dims % 4:
-            # sin/cos pairs for each of the two axes
-            raise ValueError(f'embed_dims must be a multiple of 4 for the '
-                             f'sine encoding, got {embed_dims}')
+        target_dims = target_dims or embed_dims
+        for name, dims in (('embed_dims', embed_dims),
+                           ('target_dims', target_dims)):
+            if dims % 4:
+                # sin/cos pairs for each of the two axes
+                raise ValueError(f'{name} must be a multiple of 4 for the '
+                                 f'sine encoding, got {dims}')
         self.in_indices = tuple(in_indices)
         self.num_vertices = num_vertices
         self.embed_dims = embed_dims
@@ -80,10 +90,12 @@ class PointGuidedSamplingNeck(BaseModule):
         if sample_vertices:
             self.heatmap_decoder = make_basic_decoder(
                 fine_channels, num_vertices, num_heatmap_blocks, norm_cfg,
-                with_cp)
+                with_cp, heatmap_hidden_dims)
             self.target_decoder = make_basic_decoder(
-                fine_channels, embed_dims, num_target_blocks, norm_cfg,
+                fine_channels, target_dims, num_target_blocks, norm_cfg,
                 with_cp)
+            self.target_projection = (nn.Linear(target_dims, embed_dims)
+                                      if target_dims != embed_dims else None)
             self.camera_mix = nn.Linear(num_vertices, 1)
         else:
             self.vertex_queries = nn.Embedding(num_vertices, embed_dims)
@@ -131,8 +143,11 @@ class PointGuidedSamplingNeck(BaseModule):
         # vertex; fp32 under autocast too (3136-way softmax, loss input).
         with full_precision(heatmap_logits):
             weights = heatmap_logits.float().flatten(2).softmax(dim=-1)
-        # (B, V, H*W) @ (B, H*W, C) -> (B, V, C), in the features' dtype
+        # (B, V, H*W) @ (B, H*W, C') -> (B, V, C'), in the features' dtype
         vertex_tokens = torch.bmm(weights.to(target.dtype), target)
+        if self.target_projection is not None:
+            # (B, V, C') -> (B, V, C)
+            vertex_tokens = self.target_projection(vertex_tokens)
         # (B, V, C) -> (B, C, V) -> (B, C, 1) -> (B, 1, C)
         camera_token = self.camera_mix(vertex_tokens.transpose(1, 2))
         return dict(

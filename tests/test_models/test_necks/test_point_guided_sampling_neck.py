@@ -64,3 +64,30 @@ def test_one_hot_heatmap_returns_that_pixel():
     for v, (r, c) in enumerate(pixels):
         torch.testing.assert_close(out['vertex_tokens'][:, v],
                                    expected[:, :, r, c], rtol=0, atol=0)
+
+
+def test_lite_decoders_are_narrow_and_projected():
+    neck = tiny_neck(heatmap_hidden_dims=4, target_dims=4).eval()
+    # blocks at the narrow width, the 1x1 conv widens to V
+    assert neck.heatmap_decoder[0].conv2.out_channels == 4
+    assert neck.heatmap_decoder[-1].out_channels == 5
+    assert neck.target_decoder[-1].out_channels == 4
+    inputs = feats()
+    out = neck(inputs)
+    assert out['vertex_tokens'].shape == (2, 5, 8)
+    assert out['heatmap_logits'].shape == (2, 5, 8, 8)
+    # vertex tokens are the projected samples of the narrow target map
+    target = neck._add_position(neck.target_decoder(inputs[0]))
+    torch.testing.assert_close(
+        out['vertex_tokens'],
+        neck.target_projection(out['heatmap_probs'] @ target))
+    with pytest.raises(ValueError, match='target_dims'):
+        tiny_neck(target_dims=6)
+
+
+def test_heatmap_probs_are_the_fp32_sampling_weights():
+    out = tiny_neck().eval()(feats())
+    probs = out['heatmap_probs']
+    assert probs.dtype == torch.float32 and probs.shape == (2, 5, 64)
+    torch.testing.assert_close(probs,
+                               out['heatmap_logits'].flatten(2).softmax(-1))
