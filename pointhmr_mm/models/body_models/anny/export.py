@@ -195,9 +195,17 @@ def make_anny_body_files(out_dir: Union[str, Path], seed: int = 0,
                               '(--overwrite) to replace it')
     body = build_anny_body(seed, topology, num_vertices, levels, num_samples,
                            progress)
+    write_anny_body_files(body, paths)
+    return paths
+
+
+def write_anny_body_files(body: Dict[str, object],
+                          paths: Dict[str, Path]) -> None:
+    """Write a :func:`build_anny_body` result to :func:`anny_body_paths`
+    (each file atomically; the format follows the model paths' suffix)."""
     paths['neutral'].parent.mkdir(parents=True, exist_ok=True)
     for gender, arrays in body['models'].items():
-        if file_format == 'pkl':
+        if paths[gender].suffix == '.pkl':
             _write_atomic(paths[gender],
                           lambda f, a=arrays: pickle.dump(a, f, protocol=2))
         else:  # npz: dense regressor, compressed (the zeros take no room)
@@ -213,7 +221,6 @@ def make_anny_body_files(out_dir: Union[str, Path], seed: int = 0,
     body['sampler'].save(paths['mesh_downsampling'])
     text = json.dumps(body['meta'], indent=2, sort_keys=True) + '\n'
     _write_atomic(paths['meta'], lambda f: f.write(text.encode()))
-    return paths
 
 
 def anny_pose(pose: torch.Tensor, model) -> torch.Tensor:
@@ -225,5 +232,5 @@ def anny_pose(pose: torch.Tensor, model) -> torch.Tensor:
         len(model.bone_labels))
 
 
-__all__ = ['build_anny_body', 'make_anny_body_files', 'anny_body_paths',
-           'anny_pose', 'GENDERS', 'NUM_BETAS']
+__all__ = ['build_anny_body', 'make_anny_body_files', 'write_anny_body_files',
+           'anny_body_paths', 'anny_pose', 'GENDERS', 'NUM_BETAS']

@@ -14,8 +14,9 @@ def shape_space(samples: np.ndarray, template: np.ndarray,
                                                      float]:
     """Principal directions of the samples about the template.
 
-    The directions are scaled so that the samples' betas have unit
-    variance, as SMPL's do, and signed so that each direction's largest
+    The directions are scaled so that the samples' betas have unit mean
+    square about the template (SMPL's unit variance, as the template sits
+    inside the sampled phenotypes), and signed so that each direction's largest
     entry is positive (reproducible across runs and machines).
 
     Args:
