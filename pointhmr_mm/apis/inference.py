@@ -1,9 +1,10 @@
 """Python API: build a model from a config and run it on images, in the
 manner of MMPose's ``init_model`` / ``inference_topdown``."""
+import json
 import pickle
 import zipfile
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ def crop_size_of(cfg: Config) -> int:
         if step.get('type') == 'MeshAffineCrop':
             return int(step.get('crop_size', DEFAULT_CROP))
     return DEFAULT_CROP
+
+
+_crop_size = crop_size_of  # tools/deploy/export_onnx.py's name for it
 
 
 URL_PREFIXES = ('http://', 'https://', 's3://', 'ftp://')
@@ -108,17 +112,35 @@ def init_model(config: Union[str, Path, Config],
     return model.to(device).eval()
 
 
-def _boxes(bboxes, shape) -> np.ndarray:
+BBOX_FORMATS = ('xyxy', 'xywh')
+# a bbox file's entries for these are per frame
+VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv')
+
+
+def to_xyxy(bboxes, bbox_format: str = 'xyxy') -> np.ndarray:
+    """(N, 4) xyxy boxes from ``bboxes`` (N, 4) or (N, 5) (a trailing score
+    is dropped) in ``bbox_format``: ``'xyxy'`` (corners) or ``'xywh'``
+    (top-left corner, width, height; COCO's)."""
+    if bbox_format not in BBOX_FORMATS:
+        raise ValueError(f'bbox_format must be one of {BBOX_FORMATS}, got '
+                         f'{bbox_format!r}')
+    boxes = np.asarray(bboxes, dtype=np.float64)
+    boxes = boxes.reshape(-1, boxes.shape[-1] if boxes.ndim else 0)
+    if boxes.shape[1] not in (4, 5):
+        raise ValueError(f'bboxes must be (N, 4) or (N, 5) {bbox_format}'
+                         f'[score], got {np.shape(bboxes)}')
+    boxes = boxes[:, :4].copy()
+    if bbox_format == 'xywh':
+        boxes[:, 2:] += boxes[:, :2]
+    return boxes
+
+
+def _boxes(bboxes, shape, bbox_format: str = 'xyxy') -> np.ndarray:
     """(N, 4) xyxy boxes, checked against the image ``shape``."""
     height, width = shape[:2]
     if bboxes is None or len(bboxes) == 0:
         return np.array([[0., 0., width, height]])
-    boxes = np.asarray(bboxes, dtype=np.float64).reshape(-1,
-                                                         np.shape(bboxes)[-1])
-    if boxes.shape[1] not in (4, 5):
-        raise ValueError(f'bboxes must be (N, 4) or (N, 5) xyxy[score], got '
-                         f'{boxes.shape}')
-    boxes = boxes[:, :4]
+    boxes = to_xyxy(bboxes, bbox_format)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         if not (x1 > x0 and y1 > y0):
             raise ValueError(f'bbox {i} {boxes[i].tolist()} has no area')
@@ -128,22 +150,86 @@ def _boxes(bboxes, shape) -> np.ndarray:
     return boxes
 
 
+def load_bbox_file(path: Union[str, Path],
+                   bbox_format: str = 'xyxy') -> Dict[str, object]:
+    """Boxes per input file name from a JSON file.
+
+    Layouts: ``{"a.jpg": [[x1, y1, x2, y2], ...], "clip.mp4": {"0":
+    [[...]], "7": [[...]]}}`` (a video maps frame indices, or a list with
+    one entry per frame, to boxes), in ``bbox_format``; or COCO
+    (``images`` with ``file_name``, ``annotations`` with ``bbox``, always
+    xywh). Returns xyxy boxes: ``{name: [[...]]}`` for images, ``{name:
+    {frame: [[...]]}}`` for videos.
+
+    Raises:
+        ValueError: A layout or box that does not fit, naming the entry.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f'--bbox-file {path}: not JSON ({err})') from err
+    if isinstance(data, dict) and 'annotations' in data:
+        names = {im['id']: Path(im['file_name']).name
+                 for im in data.get('images', [])}
+        boxes: Dict[str, object] = {}
+        for ann in data['annotations']:
+            name = names.get(ann['image_id'], str(ann['image_id']))
+            boxes.setdefault(name, []).extend(
+                to_xyxy([ann['bbox']], 'xywh').tolist())
+        return boxes
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: expected a dict of boxes per file name '
+                         'or a COCO file')
+    boxes = {}
+    for name, value in data.items():
+        where = f'{path}: "{name}"'
+        try:
+            if isinstance(value, dict):
+                boxes[Path(name).name] = {
+                    int(frame): to_xyxy(b, bbox_format).tolist()
+                    for frame, b in value.items()}
+            elif Path(name).suffix.lower() in VIDEO_SUFFIXES:
+                boxes[Path(name).name] = {
+                    frame: to_xyxy(b, bbox_format).tolist()
+                    for frame, b in enumerate(value) if len(b)}
+            else:
+                boxes[Path(name).name] = to_xyxy(value, bbox_format).tolist()
+        except (ValueError, TypeError) as err:
+            raise ValueError(f'{where}: {err}') from err
+    return boxes
+
+
+def strip_empty_gt(sample: BaseDataElement) -> BaseDataElement:
+    """Delete the GT fields ``sample`` only carries as zeros (an image
+    without labels packs zeros, see ``PackMeshInputs``), in place."""
+    from pointhmr_mm.evaluation.metrics.dump_mesh_results import \
+        drop_empty_gt
+    kept = drop_empty_gt(dict(sample.items()))
+    for key in list(sample.keys()):
+        if key not in kept:
+            delattr(sample, key)
+    return sample
+
+
 def inference_mesh(model: torch.nn.Module, img: ImageLike,
                    bboxes: Optional[Sequence] = None,
-                   batch_size: int = 16) -> List[BaseDataElement]:
+                   batch_size: int = 16,
+                   bbox_format: str = 'xyxy') -> List[BaseDataElement]:
     """Recover one mesh per box.
 
     Args:
         model: From :func:`init_model`.
         img: Image path or BGR uint8 array (H, W, 3).
-        bboxes: (N, 4) xyxy pixel boxes, one per person; None uses the
-            whole image.
+        bboxes: (N, 4) pixel boxes (or (N, 5) with a score), one per
+            person; None uses the whole image.
         batch_size: Crops per forward pass.
+        bbox_format: ``'xyxy'`` or ``'xywh'`` (see :func:`to_xyxy`).
 
     Returns:
         One data sample per box, with the predictions of
         ``docs/conventions.md`` and metainfo ``crop_matrix`` (original
-        pixels -> crop pixels), ``bbox``, ``img_shape`` and ``ori_shape``.
+        pixels -> crop pixels), ``bbox`` (xyxy), ``img_shape`` and
+        ``ori_shape``; no GT fields (an image has no labels).
     """
     cfg = model.cfg
     pipeline = Compose([
@@ -159,14 +245,14 @@ def inference_mesh(model: torch.nn.Module, img: ImageLike,
         if not (isinstance(img, np.ndarray) and img.ndim == 3):
             raise ValueError('img must be a path or an (H, W, 3) array')
         base = dict(img=img, img_path='<array>')
-    boxes = _boxes(bboxes, base['img'].shape)
+    boxes = _boxes(bboxes, base['img'].shape, bbox_format)
     items = []
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         items.append(pipeline(dict(
             img=base['img'], img_path=base['img_path'], sample_idx=i,
             bbox_center=np.array([(x0 + x1) / 2, (y0 + y1) / 2]),
-            bbox_size=max(x1 - x0, y1 - y0) * (BBOX_PADDING if bboxes is
-                                                not None else 1.))))
+            bbox_size=max(x1 - x0, y1 - y0) *
+            (BBOX_PADDING if bboxes is not None else 1.))))
     results = []
     for start in range(0, len(items), batch_size):
         batch = pseudo_collate(items[start:start + batch_size])
@@ -174,8 +260,5 @@ def inference_mesh(model: torch.nn.Module, img: ImageLike,
             outputs = model.test_step(batch)
         for out, box in zip(outputs, boxes[start:start + batch_size]):
             out.set_metainfo(dict(bbox=box))
-            results.append(out)
+            results.append(strip_empty_gt(out))
     return results
-
-# tools/deploy/export_onnx.py's name for it
-_crop_size = crop_size_of

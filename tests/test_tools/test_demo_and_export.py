@@ -83,3 +83,55 @@ def test_onnx_matches_pytorch(tiny_checkpoint, tmp_path):
         got = session.run(None, {'image': image.numpy()})
         for e, g in zip(expected, got):
             np.testing.assert_allclose(g, e.numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_demo_folder_names_skips_and_video_boxes(tiny_checkpoint, tmp_path):
+    config, ckpt = tiny_checkpoint
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    photo = data.astronaut()[..., ::-1]
+    cv2.imwrite(str(folder / 'a.jpg'), photo)
+    cv2.imwrite(str(folder / 'a.png'), photo[::2, ::2])
+    (folder / 'notes.txt').write_text('not an image')
+    writer = cv2.VideoWriter(str(folder / 'clip.mp4'),
+                             cv2.VideoWriter_fourcc(*'mp4v'), 5, (64, 48))
+    for i in range(2):
+        writer.write(np.full((48, 64, 3), 50 + 80 * i, np.uint8))
+    writer.release()
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps({'clip.mp4': {'1': [[4, 2, 30, 20]]}}))
+    out = tmp_path / 'out'
+    result = run(ROOT / 'tools' / 'demo.py', config, ckpt, folder,
+                 '--out-dir', out, '--bbox-file', boxes, '--bbox-format',
+                 'xywh')
+    assert result.returncode == 0, result.stderr[-3000:]
+    # same stem, different images: both kept
+    jpg = json.loads((out / 'a_jpg.json').read_text())
+    png = json.loads((out / 'a_png.json').read_text())
+    assert jpg['image'].endswith('a.jpg') and png['image'].endswith('a.png')
+    assert (out / 'a_jpg_overlay.jpg').is_file()
+    assert (out / 'a_png_overlay.jpg').is_file()
+    log = result.stdout + result.stderr
+    assert 'skipped notes.txt: not an image or video' in log
+    # the video's frame 1 used its (xywh) box, frame 0 the whole frame
+    arrays = np.load(out / 'clip.npz')
+    np.testing.assert_allclose(arrays['bbox'],
+                               [[0, 0, 64, 48], [4, 2, 34, 22]])
+
+
+def test_demo_checkpoint_errors(tiny_checkpoint, tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'demo_tool', ROOT / 'tools' / 'demo.py')
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    config, _ = tiny_checkpoint
+    image = tmp_path / 'a.jpg'
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    text = tmp_path / 'epoch_4.pth'
+    text.write_text('<html>Not Found</html>')
+    with pytest.raises(SystemExit, match='is not a PyTorch checkpoint'):
+        demo.main([str(config), str(text), str(image)])
+    with pytest.raises(SystemExit,
+                       match='downloads are not supported.*checkpoints/'):
+        demo.main([str(config), 'https://host/pointhmr.pth', str(image)])
