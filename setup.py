@@ -1,4 +1,5 @@
-"""Install pointhmr_mm: ``pip install -e .`` (add ``[tests]`` for the tests)."""
+"""Install pointhmr_mm: ``pip install -e .`` (add ``[tests]`` for the tests,
+``[anny]`` to generate the Anny body model)."""
 import os
 import subprocess
 import sys
@@ -72,8 +73,11 @@ setup(
     include_package_data=True,
     install_requires=read_requirements('runtime.txt') + mmcv_requirement(),
     extras_require={
-        'tests': read_requirements('tests.txt'),
+        # anny is in the tests so CI exercises tools/make_body_model.py
+        'tests': read_requirements('tests.txt') + read_requirements(
+            'anny.txt'),
         'deploy': read_requirements('deploy.txt'),
+        'anny': read_requirements('anny.txt'),
     },
     zip_safe=False,
 )
