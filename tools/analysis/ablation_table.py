@@ -2,7 +2,7 @@
 
     python tools/analysis/ablation_table.py [--out-dir work_dirs/ablation]
         [--lock /tmp/pointhmr_cpu.lock] [--only NAME ...] [--retrain]
-        [--no-train]
+        [--no-train] [--threads N]
 
 Each variant is trained with ``tools/train.py`` on the quick start's data
 into ``OUT/NAME`` (a variant with ``OUT/NAME/result.json`` is not trained
@@ -14,12 +14,17 @@ parameters are those of its twin at W32 scale and 224 px (forward, batch
 1, ``torch.utils.flop_counter``; SMPL-sized stand-in body model where
 SMPL is absent). Writes ``OUT/ablation.md``, ``OUT/ablation.json`` and
 ``OUT/mpjpe_vs_flops.png``. With ``--lock`` each training and the FLOPs
-count hold that file lock (``flock``), so other heavy jobs wait.
+count hold that file lock (``flock``), so other heavy jobs wait. ``--threads`` sets the trainings'
+``OMP_NUM_THREADS``: on a machine shared with other torch processes one
+thread each avoids OpenMP threads spinning against each other (measured:
+a quick-start step took 1.3 s with one thread and 7-14 s with two while
+other jobs ran).
 """
 import argparse
 import contextlib
 import fcntl
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -61,6 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='train again even where a result exists')
     parser.add_argument('--no-train', action='store_true',
                         help='tabulate the existing results only')
+    parser.add_argument('--threads', type=int,
+                        help="OMP_NUM_THREADS of the trainings (default: "
+                        "inherited)")
     return parser.parse_args(argv)
 
 
@@ -101,17 +109,21 @@ def summarise_run(work_dir: Path) -> dict:
     return result
 
 
-def train(variant: dict, out_dir: Path, lock) -> None:
+def train(variant: dict, out_dir: Path, lock, threads=None) -> None:
     work_dir = out_dir / variant['name']
     cmd = [sys.executable, str(ROOT / 'tools' / 'train.py'),
            str(ROOT / variant['quickstart']), '--work-dir', str(work_dir),
            *variant.get('train_args', ())]
+    env = dict(os.environ)
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
     print(' '.join(cmd), flush=True)
     with cpu_lock(lock):
-        subprocess.run(cmd, cwd=ROOT, check=True)
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True)
     result = summarise_run(work_dir)
     result.update(config=variant['quickstart'],
-                  train_args=list(variant.get('train_args', ())))
+                  train_args=list(variant.get('train_args', ())),
+                  threads=threads)
     (work_dir / 'result.json').write_text(json.dumps(result, indent=2))
 
 
@@ -194,7 +206,7 @@ def main(argv=None) -> int:
         for variant in variants:
             if args.retrain or not (out_dir / variant['name'] /
                                     'result.json').exists():
-                train(variant, out_dir, args.lock)
+                train(variant, out_dir, args.lock, args.threads)
     costs = w32_costs(variants, args.lock)
     rows = []
     for variant in variants:
