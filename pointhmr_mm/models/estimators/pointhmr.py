@@ -12,7 +12,7 @@ from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
 from pointhmr_mm.models.utils.precision import full_precision, to_float
-from pointhmr_mm.registry import MODELS
+from pointhmr_mm.registry import MODELS, TASK_UTILS
 from pointhmr_mm.utils.keypoints import H36M_TO_J14, PELVIS_H36M
 
 GENDERS = ('neutral', 'male', 'female')
@@ -51,7 +51,9 @@ class PointHMR(BaseModel):
             for GT meshes of samples whose metainfo gives a gender.
         data_preprocessor: Normalises images (BGR -> RGB, ImageNet stats).
         train_cfg, test_cfg: Extra options. ``test_cfg.output_heatmaps``
-            adds ``pred_heatmaps`` (V, H, W) to predictions.
+            adds ``pred_heatmaps`` (V, H, W) to predictions;
+            ``test_cfg.fit_smpl=True`` adds ``pred_smpl_*`` SMPL parameters
+            (see :meth:`fit_smpl`).
         init_cfg: mmengine init config.
     """
 
@@ -222,10 +224,40 @@ class PointHMR(BaseModel):
                 and outputs['heatmap_logits'] is not None):
             logits = outputs['heatmap_logits']
             pred['pred_heatmaps'] = outputs['heatmap_probs'].view_as(logits)
+        if self.test_cfg.get('fit_smpl'):
+            pred.update(self.fit_smpl(fine))
         self._add_gt_meshes(data_samples, pred)
         for i, sample in enumerate(data_samples):
             sample.set_data({k: v[i].detach() for k, v in pred.items()})
         return data_samples
+
+    def fit_smpl(self, vertices: Tensor) -> Dict[str, Tensor]:
+        """SMPL parameters of predicted meshes (``test_cfg.fit_smpl``).
+
+        The fitter (``SMPLParamFitter`` on the neutral body model, options
+        from ``test_cfg.smpl_fitter``) is built on first use and kept out
+        of the module tree, so checkpoints and ``state_dict`` stay as they
+        are.
+
+        Args:
+            vertices: (B, N, 3) predicted full mesh, pelvis-centred, camera
+                axes, metres.
+
+        Returns:
+            dict: ``pred_smpl_global_orient`` (B, 3), ``pred_smpl_body_pose``
+            (B, 23, 3), ``pred_smpl_betas`` (B, 10), ``pred_smpl_transl``
+            (B, 3) in that frame, ``pred_smpl_mpve_fit`` (B,) metres.
+        """
+        fitter = self.__dict__.get('_smpl_fitter')
+        if fitter is None:
+            cfg = dict(type='SMPLParamFitter', body_model=self.body_model)
+            cfg.update(self.test_cfg.get('smpl_fitter') or {})
+            fitter = TASK_UTILS.build(cfg)
+            # a plain attribute: not a submodule, never in state_dict
+            self.__dict__['_smpl_fitter'] = fitter
+        out = fitter(vertices.detach())
+        return {f'pred_smpl_{k}': out[k] for k in
+                ('global_orient', 'body_pose', 'betas', 'transl', 'mpve_fit')}
 
     def _add_gt_meshes(self, data_samples: SampleList, pred: Dict) -> None:
         """Put gendered GT meshes of labelled samples into ``pred``."""
