@@ -137,3 +137,12 @@ def test_dict_samples_and_atomic_replace(samples, tmp_path):
     save_smpl_params(path, as_dicts)
     assert load_smpl_params(path)['betas'].shape == (1, 10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out.npz']
+
+
+def test_fit_metric_on_predictions(samples):
+    from pointhmr_mm.evaluation.metrics import SMPLFitMetric
+    metric = SMPLFitMetric()
+    metric.process(None, samples)
+    out = metric.compute_metrics(metric.results)
+    expected = torch.stack([s.pred_smpl_mpve_fit for s in samples]).mean()
+    assert out['MPVE-fit'] == pytest.approx(expected.item() * 1000, rel=1e-5)

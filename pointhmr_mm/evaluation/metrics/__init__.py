@@ -1,4 +1,5 @@
 from .dump_mesh_results import DumpMeshResults
 from .mesh_metric import MeshMetric
+from .smpl_fit_metric import SMPLFitMetric
 
-__all__ = ['DumpMeshResults', 'MeshMetric']
+__all__ = ['DumpMeshResults', 'MeshMetric', 'SMPLFitMetric']
