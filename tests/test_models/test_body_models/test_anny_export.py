@@ -25,7 +25,6 @@ from smplx.utils import Struct
 from pointhmr_mm.models.body_models import SMPL, load_body_model_arrays
 from pointhmr_mm.models.body_models.anny import (anny_body_paths, anny_pose,
                                                  build_anny_body,
-                                                 make_anny_body_files,
                                                  write_anny_body_files)
 from pointhmr_mm.models.body_models.anny import regressors, rig, source
 from pointhmr_mm.models.body_models.anny.shape_space import shape_space
@@ -176,6 +175,15 @@ def test_transfer_keeps_rows_convex():
     np.testing.assert_allclose(moved, [[0.35, 0.65]])
 
 
+def test_bad_sizes_are_refused_before_anny_runs(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'anny', None)  # would fail later
+    with pytest.raises(ValueError, match='cannot give 10 shape directions'):
+        build_anny_body(num_samples=10)
+    with pytest.raises(ValueError, match=r'decreasing vertex counts.*'
+                       r'\[6890, 431, 1723\]'):
+        build_anny_body(levels=(431, 1723))
+
+
 def test_tool_refuses_existing_files_before_any_work(tmp_path, capsys):
     paths = anny_body_paths(tmp_path)
     paths['h36m'].write_bytes(b'keep')
@@ -207,8 +215,9 @@ def _blocked(*args, **kwargs):
 
 @pytest.fixture(scope='session')
 def anny_body(anny_model, tmp_path_factory):
-    """The tool's files at SMPL's sizes (6890 -> 1723 -> 431), made with
-    every socket connection refused; (folder, attempted connections)."""
+    """The tool's files at SMPL's sizes (6890 -> 1723 -> 431), made by its
+    command line with every socket connection refused; (folder, attempted
+    connections). On a fresh machine this includes Anny's first build."""
     out = tmp_path_factory.mktemp('anny_body')
     attempts = []
 
@@ -221,7 +230,8 @@ def anny_body(anny_model, tmp_path_factory):
         patch.setattr(socket.socket, 'connect', refuse)
         patch.setattr(socket.socket, 'connect_ex', refuse)
         patch.setattr(socket, 'getaddrinfo', refuse)
-        make_anny_body_files(out, seed=0, num_samples=NUM_SAMPLES)
+        assert _load_tool().main(['--from', 'anny', str(out), '--seed', '0',
+                                  '--samples', str(NUM_SAMPLES)]) == 0
     return out, attempts
 
 

