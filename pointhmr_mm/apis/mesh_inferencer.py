@@ -196,7 +196,8 @@ class MeshInferencer:
                  pred_out_dir: Optional[str] = None,
                  show: bool = False, wait_time: float = 0.001,
                  return_vis: bool = False,
-                 skip_errors: bool = False) -> List[dict]:
+                 skip_errors: bool = False,
+                 smpl_out_dir: Optional[str] = None) -> List[dict]:
         """Run on ``inputs``.
 
         Args:
@@ -214,6 +215,10 @@ class MeshInferencer:
             show: Show each overlay in a window (needs a display).
             wait_time: Seconds a shown picture waits.
             return_vis: Also return each image's overlay (not for videos).
+            smpl_out_dir: Write each image's (video's) fitted SMPL
+                parameters to ``<name>_smpl.npz`` in MMHuman3D's layout
+                (``pointhmr_mm.apis.smpl_export.save_smpl_params``); needs
+                ``fit_smpl=True``.
             skip_errors: Log an input that cannot be read or has no usable
                 box as skipped (``self.skipped``) and go on, instead of
                 raising.
@@ -230,17 +235,20 @@ class MeshInferencer:
             raise RuntimeError('show=True needs a display and there is none'
                                ' (DISPLAY/WAYLAND_DISPLAY unset); use '
                                'vis_out_dir= to write the pictures')
+        if smpl_out_dir is not None and not self.fit_smpl:
+            raise ValueError('smpl_out_dir needs MeshInferencer(..., '
+                             'fit_smpl=True)')
         items = self._items(inputs)
         per_name = isinstance(bboxes, dict)
         if bboxes is not None and not per_name and len(items) != 1:
             raise ValueError('bboxes for several inputs must be a dict by '
                              'file name')
-        for folder in (vis_out_dir, pred_out_dir):
+        for folder in (vis_out_dir, pred_out_dir, smpl_out_dir):
             if folder is not None:
                 Path(folder).mkdir(parents=True, exist_ok=True)
         options = dict(vis_out_dir=vis_out_dir, pred_out_dir=pred_out_dir,
                        show=show, wait_time=wait_time, return_vis=return_vis,
-                       bbox_format=bbox_format)
+                       bbox_format=bbox_format, smpl_out_dir=smpl_out_dir)
         results, self.skipped = [], []
         for name, item in tqdm(items, desc='inference',
                                disable=len(items) == 1):
@@ -293,6 +301,8 @@ class MeshInferencer:
                                           Path(options['pred_out_dir']))
         if options['show']:
             self._show(overlay, name, options['wait_time'])
+        if options['smpl_out_dir']:
+            self._write_smpl(people, name, options['smpl_out_dir'])
         result = dict(name=name, predictions=people)
         if options['return_vis']:
             result['visualization'] = overlay
@@ -360,6 +370,9 @@ class MeshInferencer:
             print_log(f'{path.name}: {unboxed} of {len(results)} frames have'
                       ' no box in the bbox file; the whole frame was used',
                       logger='current', level=logging.WARNING)
+        if options['smpl_out_dir']:
+            self._write_smpl([p for r in results for p in r['predictions']],
+                             name, options['smpl_out_dir'])
         if options['pred_out_dir']:
             people = [(r['frame'], k, p) for r in results
                       for k, p in enumerate(r['predictions'])]
@@ -369,6 +382,16 @@ class MeshInferencer:
                      frame=np.array([f for f, _, _ in people]),
                      person=np.array([k for _, k, _ in people]), **arrays)
         return results
+
+    @staticmethod
+    def _write_smpl(people: List[dict], name: str, folder: str) -> None:
+        """``<name>_smpl.npz``: the people's ``smpl_*`` fields through
+        issue 12's MMHuman3D writer (which reads ``pred_smpl_*`` keys)."""
+        from .smpl_export import save_smpl_params
+        save_smpl_params(
+            Path(folder) / f'{name}_smpl.npz',
+            [{f'pred_{k}': v for k, v in p.items() if k.startswith('smpl_')}
+             for p in people])
 
     @staticmethod
     def _show(image_bgr: np.ndarray, name: str, wait_time: float) -> None:

@@ -129,3 +129,23 @@ def test_show_without_display(inferencer, image, monkeypatch):
     monkeypatch.setattr(module, 'has_display', lambda: False)
     with pytest.raises(RuntimeError, match='needs a display'):
         inferencer(image, show=True)
+
+
+def test_fit_smpl_predictions_and_files(tiny_checkpoint, image, tmp_path):
+    from pointhmr_mm.apis.smpl_export import load_smpl_params
+    inferencer = MeshInferencer(*map(str, tiny_checkpoint), fit_smpl=True)
+    path = tmp_path / 'astronaut.jpg'
+    cv2.imwrite(str(path), image)
+    result = inferencer(path, bboxes=[BOX_XYXY, [0, 0, 200, 200]],
+                        pred_out_dir=tmp_path, smpl_out_dir=tmp_path)
+    person = result[0]['predictions'][1]
+    assert person['smpl_body_pose'].shape == (23, 3)
+    people = json.loads((tmp_path / 'astronaut.json').read_text())['people']
+    assert np.array(people[1]['smpl_betas']).shape == (10, )
+    saved = load_smpl_params(tmp_path / 'astronaut_smpl.npz')
+    assert saved['body_pose'].shape == (2, 23, 3)
+    np.testing.assert_allclose(saved['transl'][1], person['smpl_transl'],
+                               rtol=1e-6)
+    plain = MeshInferencer(*map(str, tiny_checkpoint))
+    with pytest.raises(ValueError, match='fit_smpl=True'):
+        plain(image, smpl_out_dir=tmp_path)

@@ -135,3 +135,23 @@ def test_demo_checkpoint_errors(tiny_checkpoint, tmp_path):
     with pytest.raises(SystemExit,
                        match='downloads are not supported.*checkpoints/'):
         demo.main([str(config), 'https://host/pointhmr.pth', str(image)])
+
+
+def test_demo_smpl_params(tiny_checkpoint, tmp_path):
+    import importlib.util
+    from pointhmr_mm.apis.smpl_export import load_smpl_params
+    spec = importlib.util.spec_from_file_location(
+        'demo_tool', ROOT / 'tools' / 'demo.py')
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    config, ckpt = tiny_checkpoint
+    image = tmp_path / 'a.jpg'
+    cv2.imwrite(str(image), data.astronaut()[..., ::-1])
+    demo.main([str(config), str(ckpt), str(image), '--out-dir',
+               str(tmp_path / 'out'), '--smpl-params'])
+    saved = load_smpl_params(tmp_path / 'out' / 'a_smpl.npz')
+    assert saved['global_orient'].shape == (1, 3)
+    person = json.loads((tmp_path / 'out' / 'a.json').read_text())[
+        'people'][0]
+    np.testing.assert_allclose(person['smpl_global_orient'],
+                               saved['global_orient'][0], rtol=1e-5)
