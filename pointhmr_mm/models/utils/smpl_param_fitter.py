@@ -183,7 +183,10 @@ class SMPLParamFitter(nn.Module):
         beta_regularizer: L2 weight on the betas, relative to the data
             term of one shape direction (the mean over betas of
             ``sum_n |shapedirs[n, :, b]|^2``), so it means the same for
-            bodies of any vertex count and shape scale. 0 fits shape freely.
+            bodies of any vertex count and shape scale; one weight for all
+            betas (smplfitter's separate one for the first two included).
+            0 fits shape freely. On the mannequin with betas ~ N(0, 1),
+            0.001 costs < 0.05 mm; 0.1 adds ~3.5 mm and 1 adds ~11 mm.
         post_lbs_regressor: Keyword arguments of
             :func:`fit_post_lbs_regressor`, or None to use the body model's
             rest-pose ``J_regressor`` as the library does by default.
