@@ -6,11 +6,41 @@ The parameter names follow ``nn.TransformerEncoderLayer`` /
 through ``F.scaled_dot_product_attention``, which picks a fused kernel; the
 ``nn.MultiheadAttention`` module is kept only as a parameter holder so that
 its layout (and ``init``) are the standard ones.
+
+On CPU, ``scaled_dot_product_attention`` has no fused kernel with dropout:
+its math fallback runs in fp32 (also under autocast) and keeps about eight
+(B, heads, L, L) tensors per layer for backward, about 1 GB at batch 4 for
+PointHMR's eight layers. Training with dropout on CPU therefore writes the
+attention out: fp32 softmax, dropout in the autocast dtype, about a third
+of that memory. Everything else goes through the fused call.
 """
 from typing import Optional
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+def _attention_with_dropout(q: Tensor, k: Tensor, v: Tensor,
+                            attn_mask: Optional[Tensor],
+                            dropout: float) -> Tensor:
+    """``scaled_dot_product_attention`` with dropout on the weights, in
+    few saved tensors (see the module docstring).
+
+    Args:
+        q, k, v: (B, heads, L, D).
+        attn_mask: (L, L) bool, True where attention is allowed; every row
+            must allow at least one key. None for dense attention.
+        dropout: Dropout probability on the attention weights.
+
+    Returns:
+        Tensor: (B, heads, L, D).
+    """
+    scores = torch.matmul(q, k.transpose(-2, -1)) * q.shape[-1]**-0.5
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float('-inf'))
+    weights = scores.float().softmax(dim=-1).to(v.dtype)
+    return torch.matmul(F.dropout(weights, dropout, training=True), v)
 
 
 class MaskedEncoderLayer(nn.Module):
@@ -57,12 +87,18 @@ class MaskedEncoderLayer(nn.Module):
         batch, length, channels = x.shape
         qkv = F.linear(x, self.self_attn.in_proj_weight,
                        self.self_attn.in_proj_bias)
-        # (B, L, 3C) -> (3, B, heads, L, C / heads)
-        qkv = qkv.view(batch, length, 3, self.num_heads,
-                       channels // self.num_heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(
-            qkv[0], qkv[1], qkv[2], attn_mask=attn_mask,
-            dropout_p=self.dropout_p if self.training else 0.)
+        # (B, L, 3C) -> 3 x (B, heads, L, C / heads); unbind, not indexing,
+        # so that backward assembles one gradient instead of three
+        # zero-padded ones.
+        q, k, v = qkv.view(batch, length, 3, self.num_heads,
+                           channels // self.num_heads).permute(
+                               2, 0, 3, 1, 4).unbind(0)
+        dropout = self.dropout_p if self.training else 0.
+        if dropout and x.device.type == 'cpu':
+            out = _attention_with_dropout(q, k, v, attn_mask, dropout)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+                                                 dropout_p=dropout)
         # (B, heads, L, C / heads) -> (B, L, C)
         out = out.transpose(1, 2).reshape(batch, length, channels)
         return self.self_attn.out_proj(out)

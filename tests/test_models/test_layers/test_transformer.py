@@ -57,3 +57,32 @@ def test_block_norm_and_shapes():
     assert out.shape == (2, 5, 8)
     torch.testing.assert_close(out.mean(-1), torch.zeros(2, 5), atol=1e-5,
                                rtol=0)
+
+
+def test_cpu_dropout_attention_equals_the_fused_definition():
+    """Training with dropout on CPU takes the written-out path: with the
+    same dropout draw it equals softmax(QK^T / sqrt(d) + mask) V."""
+    torch.manual_seed(0)
+    layer = MaskedEncoderLayer(16, 4, 32, dropout=0.3).train()
+    x = torch.randn(2, 9, 16, requires_grad=True)
+    mask = random_mask(9)
+    torch.manual_seed(1)
+    out = layer.attention(x, mask)
+    # the same computation by hand, with the same dropout draw
+    qkv = torch.nn.functional.linear(x, layer.self_attn.in_proj_weight,
+                                     layer.self_attn.in_proj_bias)
+    q, k, v = qkv.view(2, 9, 3, 4, 4).permute(2, 0, 3, 1, 4)
+    scores = (q @ k.transpose(-2, -1)) / 2. + torch.zeros(9, 9).masked_fill(
+        ~mask, float('-inf'))
+    torch.manual_seed(1)
+    weights = torch.nn.functional.dropout(scores.softmax(-1), 0.3)
+    ref = layer.self_attn.out_proj(
+        (weights @ v).transpose(1, 2).reshape(2, 9, 16))
+    torch.testing.assert_close(out, ref)
+    # dropout is active: a different draw gives a different output
+    torch.manual_seed(2)
+    assert not torch.allclose(layer.attention(x, mask), out)
+    # and without dropout (eval) it is the fused masked attention
+    layer.eval()
+    dense, _ = layer.self_attn(x, x, x, attn_mask=~mask, need_weights=False)
+    torch.testing.assert_close(layer.attention(x, mask), dense)
