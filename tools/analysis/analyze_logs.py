@@ -110,6 +110,7 @@ def plot_curve(args: argparse.Namespace) -> None:
     if args.out is not None:
         matplotlib.use('Agg')  # no display needed to write a file
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     legend = args.legend or [run_name(p) for p in args.json_logs]
     if len(legend) != len(args.json_logs):
@@ -128,6 +129,7 @@ def plot_curve(args: argparse.Namespace) -> None:
                 ax.plot(x, y, marker='o' if position == 'epoch' else None,
                         markersize=4, label=name)
         ax.set_xlabel(curves[key][0][0])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(key)
         ax.grid(alpha=0.3)
         if len(args.json_logs) > 1:
