@@ -64,6 +64,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='bf16 autocast (PortableAmpOptimWrapper), as '
                         'tools/train.py --amp')
     parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--stand-in-dir',
+                        help='keep the generated stand-in body model here '
+                        'and reuse it next time (default: a temporary '
+                        'folder)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
     for name in ('batch', 'iters', 'infer_iters'):
@@ -87,7 +91,8 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def build_model(cfg: Config, tmp_dir: str):
-    """The config's model; body-model files it lacks are stood in for."""
+    """The config's model; body-model files it lacks are stood in for
+    (generated in ``tmp_dir``, or read from it if made there before)."""
     model_cfg = cfg.model
     missing = missing_body_model_files(model_cfg)
     stand_in = None
@@ -95,15 +100,22 @@ def build_model(cfg: Config, tmp_dir: str):
         spec = cfg.get('quickstart_assets') or {}
         num_vertices = spec.get('mannequin_vertices', SMPL_NUM_VERTICES)
         levels = tuple(spec.get('mesh_levels', SMPL_MESH_LEVELS))
-        print(f'{missing[0]} is absent: generating a stand-in body model '
-              f'({num_vertices} vertices, levels {levels})', flush=True)
-        # A child process, so that the generator's memory is not counted in
-        # this process's peak RSS.
-        context = multiprocessing.get_context('spawn')
-        with concurrent.futures.ProcessPoolExecutor(
-                1, mp_context=context) as pool:
-            files = pool.submit(make_stand_in_body_model, Path(tmp_dir),
-                                num_vertices, levels).result()
+        tag = Path(tmp_dir) / f'stand_in_{num_vertices}_' \
+            f'{"_".join(map(str, levels))}'
+        files = dict(model_path=str(tag / 'smpl'),
+                     h36m=str(tag / 'J_regressor_h36m.npy'),
+                     mesh_sampler=str(tag / 'mesh_downsampling.npz'))
+        if not Path(files['mesh_sampler']).exists():
+            print(f'{missing[0]} is absent: generating a stand-in body '
+                  f'model ({num_vertices} vertices, levels {levels})',
+                  flush=True)
+            # A child process, so that the generator's memory is not
+            # counted in this process's peak RSS.
+            context = multiprocessing.get_context('spawn')
+            with concurrent.futures.ProcessPoolExecutor(
+                    1, mp_context=context) as pool:
+                files = pool.submit(make_stand_in_body_model, tag,
+                                    num_vertices, levels).result()
         model_cfg = point_model_at_stand_in(model_cfg, files)
         stand_in = f'{num_vertices} vertices, levels {levels}'
     return MODELS.build(model_cfg), stand_in
@@ -122,17 +134,18 @@ def time_train_steps(model, optim_wrapper, data, args, cfg) -> list:
         train_step = torch.compile(
             train_step, **(compile_cfg if isinstance(compile_cfg, dict)
                            else {}))
-    times = []
+    times, cpu_times = [], []
     for i in range(args.warmup + args.iters):
         _sync(args.device)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         train_step(data, optim_wrapper)
         _sync(args.device)
         if i >= args.warmup:
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
         print(f'train step {i + 1}/{args.warmup + args.iters}: '
               f'{time.perf_counter() - start:.3f} s', flush=True)
-    return times
+    return times, cpu_times
 
 
 def time_inference(model, data, args, dtype) -> list:
@@ -154,8 +167,11 @@ def run(args: argparse.Namespace) -> dict:
     register_all_modules()
     cfg = load_config(args)
     size = args.image_size or cfg.get('crop_size', DEFAULT_CROP)
-    with tempfile.TemporaryDirectory(prefix='pointhmr_bench_') as tmp:
-        model, stand_in = build_model(cfg, tmp)
+    if args.stand_in_dir:
+        model, stand_in = build_model(cfg, args.stand_in_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix='pointhmr_bench_') as tmp:
+            model, stand_in = build_model(cfg, tmp)
     model = model.to(args.device).train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     amp_dtype = getattr(optim_wrapper, 'cast_dtype', None) if \
@@ -163,15 +179,17 @@ def run(args: argparse.Namespace) -> dict:
     dtype = str(amp_dtype or torch.float32).replace('torch.', '')
     if args.device == 'cuda':
         torch.cuda.reset_peak_memory_stats()
-    train_times = time_train_steps(model, optim_wrapper,
-                                   synthetic_batch(args.batch, size), args,
-                                   cfg)
+    train_times, cpu_times = time_train_steps(
+        model, optim_wrapper, synthetic_batch(args.batch, size), args, cfg)
     result = dict(
         config=args.config, batch=args.batch, image_size=size,
         device=args.device, dtype=dtype, threads=torch.get_num_threads(),
         stand_in_body_model=stand_in,
         train_step_s=statistics.median(train_times),
         train_step_all_s=train_times,
+        # CPU seconds of the process (all its threads) per step: with one
+        # thread, a measure that does not grow with other jobs' load.
+        train_step_cpu_s=statistics.median(cpu_times),
         train_peak_rss_bytes=peak_rss_bytes(),
         train_peak_cuda_bytes=(torch.cuda.max_memory_allocated()
                                if args.device == 'cuda' else None))
@@ -197,6 +215,8 @@ def print_table(result: dict) -> None:
         ('train step (median)', f"{result['train_step_s']:.3f} s"),
         ('train step (all)',
          ' '.join(f'{t:.3f}' for t in result['train_step_all_s'])),
+        ('train step CPU time (median)',
+         f"{result['train_step_cpu_s']:.3f} s"),
         ('peak RSS after training',
          f"{(result['train_peak_rss_bytes'] or 0) / gb:.2f} GB"),
     ]
