@@ -1,6 +1,7 @@
 """FLOPs and parameters of a PointHMR config, as OpenMMLab's get_flops.
 
-    python tools/analysis/get_flops.py CONFIG [--shape SIZE] [--cfg-options ...]
+    python tools/analysis/get_flops.py CONFIG [--shape SIZE]
+        [--cfg-options ...]
 
 The input is one (3, SIZE, SIZE) crop; SIZE defaults to the crop side of
 the config's test pipeline (the grid tokens of the head are sized for it,
