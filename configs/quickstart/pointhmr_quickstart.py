@@ -1,6 +1,7 @@
 # Quick start: PointHMR with a small HRNet, trained and evaluated on
-# synthetic renderings of the generated mannequin (no licensed asset).
-# Everything it needs is generated under data/quickstart on the first run.
+# synthetic renderings of dressed Anny bodies (the embedded, licence-free
+# body; no licensed asset). Everything it needs is generated under
+# data/quickstart on the first run.
 #   python tools/train.py configs/quickstart/pointhmr_quickstart.py
 _base_ = [
     '../_base_/models/pointhmr_hrnet_w32.py',
@@ -15,7 +16,7 @@ grid_size = crop_size // 32  # side of the backbone's coarsest map
 mesh_levels = (600, 150)
 num_vertices = mesh_levels[-1]
 quickstart_assets = dict(
-    root=root, mannequin_vertices=1200, mesh_levels=mesh_levels,
+    root=root, num_vertices=1200, mesh_levels=mesh_levels,
     num_train=4000, num_val=100, image_size=160,
     # mostly facing the camera, like most photos
     max_heading_deg=45.,
@@ -52,14 +53,13 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadMeshImage'),
-    # Mild: the generator already tilts, places and scales the bodies, and
-    # strong per-channel noise would blur the left/right tint below.
+    # Mild: the generator already tilts, places and scales the bodies.
     dict(type='MeshRandomAugParams', rot_std=0., scale_std=0.1,
          noise_range=(0.8, 1.2)),
     dict(type='MeshAffineCrop', crop_size=crop_size),
-    # No MeshRandomFlip: the mannequin's left side is tinted red and its
-    # right side blue (its only left/right cue); a mirrored image would
-    # show the left side in blue and teach the network nothing.
+    # The dressed bodies are left/right symmetric in appearance, so a
+    # mirrored sample is as likely as the original.
+    dict(type='MeshRandomFlip'),
     dict(type='MeshPixelNoise'),
     dict(type='PackMeshInputs'),
 ]

@@ -1,20 +1,19 @@
 import importlib.util
+import socket
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from dataset_helpers import PIPELINE
+from test_datasets.dataset_helpers import PIPELINE
 
+import pointhmr_mm.synthetic.writer as writer
 from pointhmr_mm.datasets import HumanDataDataset
-import pointhmr_mm.datasets.synthetic as synthetic
-from pointhmr_mm.datasets.synthetic import (FOCAL_PER_SIDE,
-                                            SyntheticRenderer,
-                                            ensure_synthetic_dataset,
-                                            random_background, random_pose,
-                                            stored_settings, write_split)
 from pointhmr_mm.models.body_models import SMPL
+from pointhmr_mm.synthetic import (FOCAL_PER_SIDE, ensure_synthetic_dataset,
+                                   stored_settings, write_split)
+from pointhmr_mm.synthetic.writer import GENERATOR_VERSION
 from pointhmr_mm.utils import register_all_modules
 from pointhmr_mm.utils.keypoints import H36M_TO_J14
 from pointhmr_mm.utils.safe_pickle import load_npz
@@ -25,9 +24,9 @@ TOOL = Path(__file__).parents[2] / 'tools' / 'make_synthetic_dataset.py'
 
 
 @pytest.fixture(scope='module')
-def split(tmp_path_factory, mannequin_dir):
+def split(tmp_path_factory, body_model_dir):
     out = tmp_path_factory.mktemp('synthetic')
-    ann = write_split(out, 'val', 4, mannequin_dir, image_size=SIZE, seed=3)
+    ann = write_split(out, 'val', 4, body_model_dir, image_size=SIZE, seed=3)
     return out, ann
 
 
@@ -52,26 +51,30 @@ def test_reloads_with_consistent_labels(split):
         assert img.shape == (SIZE, SIZE, 3) and img.std() > 5
 
 
-def test_smpl_labels_reproduce_the_joints(split, mannequin_dir):
+def test_smpl_labels_reproduce_the_joints(split, body_model_dir):
     out, ann = split
     data = load_npz(ann)
     smpl, genders = data['smpl'].item(), data['meta'].item()['gender']
     assert data['keypoints3d'].shape == (4, 14, 4)  # stored compressed
     ds = HumanDataDataset(str(ann), data_prefix=dict(img=str(out)),
                           pipeline=[])
-    gender = dict(n='neutral', m='male', f='female')[genders[0]]
-    body = SMPL(str(mannequin_dir), gender=gender, joint_regressors=dict(
-        h36m=str(mannequin_dir / 'J_regressor_h36m.npy')))
-    with torch.no_grad():
-        posed = body(betas=torch.as_tensor(smpl['betas'][:1]),
-                     body_pose=torch.as_tensor(smpl['body_pose'][:1]).
-                     reshape(1, 69),
-                     global_orient=torch.as_tensor(smpl['global_orient'][:1]),
-                     transl=torch.as_tensor(smpl['transl'][:1]))
-    joints = posed['h36m'][0, list(H36M_TO_J14)].numpy()
-    np.testing.assert_allclose(ds.get_data_info(0)['keypoints_3d'][:, :3],
-                               joints, atol=1e-4)
-    assert ds.get_data_info(0)['gender'] == gender
+    for i in range(4):
+        gender = dict(n='neutral', m='male', f='female')[genders[i]]
+        body = SMPL(str(body_model_dir), gender=gender,
+                    joint_regressors=dict(
+                        h36m=str(body_model_dir / 'J_regressor_h36m.npy')))
+        with torch.no_grad():
+            posed = body(
+                betas=torch.as_tensor(smpl['betas'][i:i + 1]),
+                body_pose=torch.as_tensor(smpl['body_pose'][i:i + 1])
+                .reshape(1, 69),
+                global_orient=torch.as_tensor(
+                    smpl['global_orient'][i:i + 1]),
+                transl=torch.as_tensor(smpl['transl'][i:i + 1]))
+        joints = posed['h36m'][0, list(H36M_TO_J14)].numpy()
+        np.testing.assert_allclose(ds.get_data_info(i)['keypoints_3d'][:, :3],
+                                   joints, atol=1e-4)
+        assert ds.get_data_info(i)['gender'] == gender
 
 
 def test_val_split_goes_through_the_pipeline(split):
@@ -84,10 +87,10 @@ def test_val_split_goes_through_the_pipeline(split):
     assert sample.gt_keypoints_2d[:, :2].abs().max() <= 1.
 
 
-def test_deterministic_and_refuses_to_overwrite(split, mannequin_dir,
+def test_deterministic_and_refuses_to_overwrite(split, body_model_dir,
                                                 tmp_path):
     out, ann = split
-    again = write_split(tmp_path, 'val', 2, mannequin_dir, image_size=SIZE,
+    again = write_split(tmp_path, 'val', 2, body_model_dir, image_size=SIZE,
                         seed=3)
     first, second = load_npz(ann), load_npz(again)
     np.testing.assert_array_equal(first['keypoints2d'][:2],
@@ -95,22 +98,24 @@ def test_deterministic_and_refuses_to_overwrite(split, mannequin_dir,
     assert (out / 'images/val/000001.jpg').read_bytes() == \
         (tmp_path / 'images/val/000001.jpg').read_bytes()
     with pytest.raises(FileExistsError, match='val.npz exists'):
-        write_split(tmp_path, 'val', 2, mannequin_dir, image_size=SIZE)
-    poses = np.stack([random_pose(np.random.default_rng(s))
-                      for s in range(50)])
-    assert (poses[:, 3 * 4] >= 0).all()  # knees bend one way only
+        write_split(tmp_path, 'val', 2, body_model_dir, image_size=SIZE)
+    with pytest.raises(ValueError, match='num must be positive'):
+        write_split(tmp_path, 'train', 0, body_model_dir)
+    # no half-written annotation file is left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['images',
+                                                           'val.npz']
 
 
-def test_ensure_and_tool(mannequin_dir, tmp_path):
-    paths = ensure_synthetic_dataset(tmp_path, mannequin_dir, num_train=2,
+def test_ensure_and_tool(body_model_dir, tmp_path):
+    paths = ensure_synthetic_dataset(tmp_path, body_model_dir, num_train=2,
                                      num_val=1, seed=0, image_size=SIZE)
     stamp = paths['train'].stat().st_mtime_ns
-    ensure_synthetic_dataset(tmp_path, mannequin_dir, 2, 1, image_size=SIZE)
+    ensure_synthetic_dataset(tmp_path, body_model_dir, 2, 1, image_size=SIZE)
     assert paths['train'].stat().st_mtime_ns == stamp  # kept, not redone
     spec = importlib.util.spec_from_file_location('make_synthetic', TOOL)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    args = ['--body-model', str(mannequin_dir), '--out', str(tmp_path),
+    args = ['--body-model', str(body_model_dir), '--out', str(tmp_path),
             '--num-train', '1', '--num-val', '1', '--image-size', str(SIZE)]
     assert tool.main(args) == 1  # both splits exist
     assert paths['train'].stat().st_mtime_ns == stamp
@@ -119,53 +124,50 @@ def test_ensure_and_tool(mannequin_dir, tmp_path):
     assert len(load_npz(paths['train'])['image_path']) == 1
     assert stored_settings(paths['train'])['background_shapes'] == [0, 1]
     assert not (tmp_path / 'images/train/000001.jpg').exists()
+    grid = tmp_path / 'grid.jpg'
+    assert tool.main(args + ['--overwrite', '--grid', str(grid),
+                             '--grid-shape', '1', '2']) == 0
+    assert cv2.imread(str(grid)).shape == (SIZE, 2 * SIZE, 3)
 
 
-def _plane_residual(img: np.ndarray) -> float:
-    """Std of what a per-channel linear ramp in x and y leaves over."""
-    size = img.shape[0]
-    yy, xx = np.mgrid[0:size, 0:size].reshape(2, -1)
-    design = np.stack([np.ones_like(xx), xx, yy], 1).astype(float)
-    values = img.reshape(-1, 3).astype(float)
-    coef = np.linalg.lstsq(design, values, rcond=None)[0]
-    return float((values - design @ coef).std())
-
-
-def test_background_clutter_follows_the_setting():
-    # no shapes: a gradient plus sensor noise (std <= 10), maybe blurred
-    plain = [_plane_residual(random_background(
-        np.random.default_rng(s), 64, (0, 0))) for s in range(10)]
-    busy = [_plane_residual(random_background(
-        np.random.default_rng(s), 64, (6, 6))) for s in range(10)]
-    assert max(plain) < 11
-    assert np.median(busy) > 20
-
-
-def test_settings_are_recorded_and_checked(split, mannequin_dir, tmp_path,
+def test_settings_are_recorded_and_checked(split, body_model_dir, tmp_path,
                                            monkeypatch):
     _, ann = split
     assert stored_settings(ann) == dict(
-        num=4, image_size=SIZE, seed=3, max_heading_deg=180.,
-        background_shapes=[2, 8])
-    with pytest.raises(ValueError, match='background_shapes'):
-        SyntheticRenderer(mannequin_dir, SIZE, background_shapes=(3, 1))
-    with pytest.raises(ValueError, match='max_heading_deg'):
-        SyntheticRenderer(mannequin_dir, SIZE, max_heading_deg=270.)
-
+        version=GENERATOR_VERSION, num=4, image_size=SIZE, seed=3,
+        max_heading_deg=180., background_shapes=[2, 8])
     scene = dict(max_heading_deg=30., background_shapes=(0, 2))
-    paths = ensure_synthetic_dataset(tmp_path, mannequin_dir, 2, 1, seed=5,
+    paths = ensure_synthetic_dataset(tmp_path, body_model_dir, 2, 1, seed=5,
                                      image_size=SIZE, **scene)
     assert stored_settings(paths['val']) == dict(
-        num=1, image_size=SIZE, seed=6, max_heading_deg=30.,
-        background_shapes=[0, 2])
+        version=GENERATOR_VERSION, num=1, image_size=SIZE, seed=6,
+        max_heading_deg=30., background_shapes=[0, 2])
     messages = []
-    monkeypatch.setattr(synthetic, 'print_log',
+    monkeypatch.setattr(writer, 'print_log',
                         lambda msg, **kwargs: messages.append(msg))
     before = paths['train'].read_bytes()
-    ensure_synthetic_dataset(tmp_path, mannequin_dir, 2, 1, seed=5,
+    ensure_synthetic_dataset(tmp_path, body_model_dir, 2, 1, seed=5,
                              image_size=SIZE, **scene)
     assert not any('not made with' in m for m in messages)
-    ensure_synthetic_dataset(tmp_path, mannequin_dir, 2, 1, seed=5,
+    ensure_synthetic_dataset(tmp_path, body_model_dir, 2, 1, seed=5,
                              image_size=SIZE, max_heading_deg=30.)
     assert sum('not made with' in m for m in messages) == 2
     assert paths['train'].read_bytes() == before  # kept, never replaced
+
+
+def test_generation_makes_no_network_access(body_model_dir, tmp_path,
+                                            monkeypatch):
+    """The body (from the package's archive) and the data, sockets
+    blocked."""
+    from pointhmr_mm.models.body_models.embedded import write_embedded_body
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('network access attempted')
+
+    monkeypatch.setattr(socket, 'socket', refuse)
+    monkeypatch.setattr(socket, 'create_connection', refuse)
+    body_dir = tmp_path / 'body'
+    write_embedded_body(body_dir, num_vertices=300)
+    paths = ensure_synthetic_dataset(tmp_path / 'data', body_dir, 2, 1,
+                                     image_size=32)
+    assert all(p.is_file() for p in paths.values())
