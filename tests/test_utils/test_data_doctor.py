@@ -34,35 +34,35 @@ def test_paths_follow_the_dataset_data_root():
         'train_dataloader.dataset.init_cfg.checkpoint': '/abs/w.pth'}
 
 
-def doctor_config(tmp_path, mannequin_dir, mesh_sampler_file, num_vertices):
+def doctor_config(tmp_path, body_model_dir, mesh_sampler_file, num_vertices):
     npz, img_dir = write_human_data_split(tmp_path / 'split', count=4)
     dataset = dict(type='HumanDataDataset', ann_file=str(npz),
                    data_prefix=dict(img=str(img_dir)), pipeline=PIPELINE,
                    on_error='skip', max_refetch=2)
     return Config(dict(
         default_scope='pointhmr_mm',
-        model=tiny_model_cfg(mannequin_dir, mesh_sampler_file, num_vertices),
+        model=tiny_model_cfg(body_model_dir, mesh_sampler_file, num_vertices),
         train_dataloader=dict(dataset=dataset),
         val_dataloader=dict(dataset=dict(dataset, on_error='raise',
                                          test_mode=True)))), img_dir
 
 
-def test_good_setup_has_no_problem(tmp_path, mannequin_dir,
+def test_good_setup_has_no_problem(tmp_path, body_model_dir,
                                    mesh_sampler_file):
     register_all_modules()
-    cfg, _ = doctor_config(tmp_path, mannequin_dir, mesh_sampler_file, 150)
+    cfg, _ = doctor_config(tmp_path, body_model_dir, mesh_sampler_file, 150)
     lines = []
     assert DataDoctor(cfg, num_samples=4, log=lines.append).run() == []
     assert any('train dataset' in line and '4 read' in line
                for line in lines)
 
 
-def test_every_problem_is_reported(tmp_path, mannequin_dir,
+def test_every_problem_is_reported(tmp_path, body_model_dir,
                                    mesh_sampler_file):
     register_all_modules()
     # the neck disagrees with the sampler; a missing regressor; a broken
     # image that on_error='skip' would have hidden during training
-    cfg, img_dir = doctor_config(tmp_path, mannequin_dir, mesh_sampler_file,
+    cfg, img_dir = doctor_config(tmp_path, body_model_dir, mesh_sampler_file,
                                  151)
     cfg.model.body_model.joint_regressors['extra'] = str(tmp_path / 'no.npy')
     broken = sorted(img_dir.rglob('*.jpg'))[-1]
@@ -71,6 +71,8 @@ def test_every_problem_is_reported(tmp_path, mannequin_dir,
     text = '\n'.join(map(str, problems))
     assert '[model.body_model.joint_regressors.extra]' in text
     assert f'{tmp_path / "no.npy"}: missing' in text
+    # a user without SMPL is pointed at the licence-free body
+    assert 'tools/make_body_model.py --from embedded' in text
     # the regressor is missing, so the model is not built: the sampler
     # check alone names the mismatch
     assert 'model.neck.num_vertices is 151' in text

@@ -23,16 +23,10 @@ RELEASED_PARAMS = 59.09e6
 
 @pytest.fixture(scope='module')
 def smpl_sized(tmp_path_factory):
-    """A mannequin whose hierarchy has SMPL's 431 coarse vertices."""
-    from pointhmr_mm.models.body_models.mannequin import make_mannequin_files
-    from pointhmr_mm.models.body_models import SMPL
-    from pointhmr_mm.models.utils import build_mesh_sampler
+    """The embedded Anny body: SMPL's sizes and its 1723/431 hierarchy."""
+    from pointhmr_mm.models.body_models.embedded import write_embedded_body
     out = tmp_path_factory.mktemp('smpl_sized')
-    make_mannequin_files(out, num_vertices=2600, seed=0)
-    body = SMPL(str(out / 'smpl'))
-    sampler = build_mesh_sampler(body.v_template.numpy(),
-                                 body.faces.numpy(), levels=(1723, 431))
-    sampler.save(str(out / 'mesh_downsampling.npz'))
+    write_embedded_body(out)
     return out
 
 

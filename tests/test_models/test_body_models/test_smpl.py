@@ -1,20 +1,22 @@
 """SMPL on smplx: file formats, folder layouts, regressors, input checks."""
 import pickle
-import shutil
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from pointhmr_mm.models.body_models import SMPL, find_body_model_file
-from pointhmr_mm.models.body_models.mannequin import generate_mannequin
+from pointhmr_mm.models.body_models.smpl import load_body_model_arrays
 from pointhmr_mm.registry import MODELS
 
 
 @pytest.fixture(scope='module')
-def arrays():
-    model = generate_mannequin(600, seed=0)
-    model.pop('J_regressor_h36m')
+def arrays(body_model_dir):
+    """The test body's arrays, its regressor sparse as in official SMPL."""
+    model = load_body_model_arrays(body_model_dir / 'smpl' /
+                                   'SMPL_NEUTRAL.npz')
+    model['J_regressor'] = sp.csc_matrix(model['J_regressor'])
     return model
 
 
@@ -39,8 +41,8 @@ def test_pickle_and_npz_give_the_same_vertices(tmp_path, arrays):
     torch.testing.assert_close(a['joints'], b['joints'])
 
 
-def test_rest_pose_and_pose_keyword(mannequin_dir):
-    body = MODELS.build(dict(type='SMPL', model_path=str(mannequin_dir)))
+def test_rest_pose_and_pose_keyword(body_model_dir):
+    body = MODELS.build(dict(type='SMPL', model_path=str(body_model_dir)))
     rest = body()
     assert rest['vertices'].shape[0] == 1
     torch.testing.assert_close(rest['vertices'][0], body.v_template)
@@ -59,8 +61,8 @@ def test_rest_pose_and_pose_keyword(mannequin_dir):
                                split['joints'])
 
 
-def test_bad_inputs(mannequin_dir):
-    body = SMPL(str(mannequin_dir))
+def test_bad_inputs(body_model_dir):
+    body = SMPL(str(body_model_dir))
     with pytest.raises(ValueError, match='not both'):
         body(pose=torch.zeros(1, 72), body_pose=torch.zeros(1, 69))
     with pytest.raises(ValueError, match=r'body_pose must be a \(B, 69\)'):
@@ -71,15 +73,14 @@ def test_bad_inputs(mannequin_dir):
         body(betas=torch.zeros(2, 10), pose=torch.zeros(3, 72))
 
 
-def test_folder_layouts(tmp_path, mannequin_dir, arrays):
-    assert SMPL(str(mannequin_dir)).model_file.name == 'SMPL_NEUTRAL.pkl'
-    female = SMPL(str(mannequin_dir / 'smpl'), gender='female')
+def test_folder_layouts(tmp_path, body_model_dir, arrays):
+    assert SMPL(str(body_model_dir)).model_file.name == 'SMPL_NEUTRAL.npz'
+    female = SMPL(str(body_model_dir / 'smpl'), gender='female')
     assert female.gender == 'female'
-    assert female.model_file.name == 'SMPL_FEMALE.pkl'
+    assert female.model_file.name == 'SMPL_FEMALE.npz'
     metro = tmp_path / 'metro'
     metro.mkdir()
-    shutil.copy(mannequin_dir / 'smpl' / 'SMPL_MALE.pkl',
-                metro / 'basicmodel_m_lbs_10_207_0_v1.0.0.pkl')
+    write_pickle(metro / 'basicmodel_m_lbs_10_207_0_v1.0.0.pkl', arrays)
     assert SMPL(str(metro), gender='male').num_vertices > 0
     with pytest.raises(FileNotFoundError, match='basicModel_f_lbs'):
         SMPL(str(metro), gender='female')
@@ -94,10 +95,10 @@ def test_folder_layouts(tmp_path, mannequin_dir, arrays):
     with pytest.raises(FileNotFoundError, match='nowhere'):
         SMPL(str(tmp_path / 'nowhere'))
     with pytest.raises(ValueError, match='gender'):
-        SMPL(str(mannequin_dir), gender='other')
+        SMPL(str(body_model_dir), gender='other')
 
 
-def test_bad_model_files(tmp_path, arrays, mannequin_dir):
+def test_bad_model_files(tmp_path, arrays, body_model_dir):
     broken = {k: v for k, v in arrays.items() if k != 'shapedirs'}
     path = write_pickle(tmp_path / 'SMPL_NEUTRAL.pkl', broken)
     with pytest.raises(KeyError, match="SMPL_NEUTRAL.pkl has no key "
@@ -112,16 +113,16 @@ def test_bad_model_files(tmp_path, arrays, mannequin_dir):
     with pytest.raises(ValueError, match="short.pkl: 'weights'"):
         SMPL(str(path))
     with pytest.raises(ValueError, match='num_betas'):
-        SMPL(str(mannequin_dir), num_betas=20)
+        SMPL(str(body_model_dir), num_betas=20)
 
 
-def test_extra_regressors(tmp_path, mannequin_dir):
-    body = SMPL(str(mannequin_dir), joint_regressors=dict(
-        h36m=str(mannequin_dir / 'J_regressor_h36m.npy'),
-        extra=str(mannequin_dir / 'J_regressor_extra.npy')))
+def test_extra_regressors(tmp_path, body_model_dir):
+    body = SMPL(str(body_model_dir), joint_regressors=dict(
+        h36m=str(body_model_dir / 'J_regressor_h36m.npy'),
+        extra=str(body_model_dir / 'J_regressor_extra.npy')))
     out = body(betas=torch.zeros(3, 10))
     assert out['h36m'].shape == (3, 17, 3) and out['extra'].shape == (3, 14, 3)
-    matrix = torch.from_numpy(np.load(mannequin_dir / 'J_regressor_h36m.npy'))
+    matrix = torch.from_numpy(np.load(body_model_dir / 'J_regressor_h36m.npy'))
     torch.testing.assert_close(out['h36m'],
                                torch.einsum('jn,bnc->bjc', matrix.float(),
                                             out['vertices']))
@@ -132,7 +133,7 @@ def test_extra_regressors(tmp_path, mannequin_dir):
     bad = tmp_path / 'J_bad.npy'
     np.save(bad, np.zeros((17, 5)))
     with pytest.raises(ValueError, match='J_bad.npy'):
-        SMPL(str(mannequin_dir), joint_regressors=dict(h36m=str(bad)))
+        SMPL(str(body_model_dir), joint_regressors=dict(h36m=str(bad)))
     with pytest.raises(FileNotFoundError, match='J_missing.npy'):
-        SMPL(str(mannequin_dir),
+        SMPL(str(body_model_dir),
              joint_regressors=dict(h36m=str(tmp_path / 'J_missing.npy')))

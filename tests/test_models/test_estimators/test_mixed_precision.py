@@ -18,10 +18,10 @@ AMP = dict(type='PortableAmpOptimWrapper', dtype='bfloat16',
 
 
 @pytest.fixture(scope='module')
-def model_cfg(mannequin_dir, mesh_sampler_file):
+def model_cfg(body_model_dir, mesh_sampler_file):
     register_all_modules()
     num_vertices = MeshSampler(str(mesh_sampler_file)).num_vertices[-1]
-    cfg = tiny_model_cfg(mannequin_dir, mesh_sampler_file, num_vertices)
+    cfg = tiny_model_cfg(body_model_dir, mesh_sampler_file, num_vertices)
     cfg['head']['dropout'] = 0.  # deterministic for the comparisons
     return cfg
 

@@ -7,11 +7,11 @@ from model_helpers import make_batch, tiny_model_cfg
 
 
 @pytest.fixture(scope='module')
-def model(mannequin_dir, mesh_sampler_file):
+def model(body_model_dir, mesh_sampler_file):
     torch.manual_seed(0)
     num_vertices = MeshSampler(str(mesh_sampler_file)).num_vertices[-1]
     return MODELS.build(
-        tiny_model_cfg(mannequin_dir, mesh_sampler_file, num_vertices))
+        tiny_model_cfg(body_model_dir, mesh_sampler_file, num_vertices))
 
 
 def run(model, batch, mode):
@@ -79,7 +79,7 @@ def test_gendered_gt_meshes_differ(model):
     assert not torch.allclose(male[-1], female[-1])
 
 
-def test_vertex_count_mismatch_is_reported(mannequin_dir, mesh_sampler_file):
-    cfg = tiny_model_cfg(mannequin_dir, mesh_sampler_file, 7)
+def test_vertex_count_mismatch_is_reported(body_model_dir, mesh_sampler_file):
+    cfg = tiny_model_cfg(body_model_dir, mesh_sampler_file, 7)
     with pytest.raises(ValueError, match='num_vertices'):
         MODELS.build(cfg)

