@@ -186,9 +186,9 @@ class SMPLParamFitter(nn.Module):
             ``sum_n |shapedirs[n, :, b]|^2``), so it means the same for
             bodies of any vertex count and shape scale; one weight for all
             betas (smplfitter's separate one for the first two included).
-            0 fits shape freely. Measured on the former generated
-            mannequin with betas ~ N(0, 1): 0.001 cost < 0.05 mm; 0.1
-            added ~3.5 mm and 1 added ~11 mm.
+            0 fits shape freely. On the 600-vertex embedded Anny body
+            with betas ~ N(0, 1) (``benchmark_smpl_fit.py`` sweep): 0.001
+            changes the fit by < 0.1 mm; 0.1 adds ~4 mm and 1 adds ~8 mm.
         post_lbs_regressor: Keyword arguments of
             :func:`fit_post_lbs_regressor`, or None to use the body model's
             rest-pose ``J_regressor`` as the library does by default.
