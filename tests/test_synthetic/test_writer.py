@@ -106,6 +106,21 @@ def test_deterministic_and_refuses_to_overwrite(split, body_model_dir,
                                                            'val.npz']
 
 
+def test_worker_processes_render_the_same_split(split, body_model_dir,
+                                               tmp_path, monkeypatch):
+    out, ann = split
+    monkeypatch.setattr(writer, 'CHUNK_SIZE', 1)  # a job per sample
+    again = write_split(tmp_path, 'val', 4, body_model_dir, image_size=SIZE,
+                        seed=3, num_workers=2)
+    np.testing.assert_array_equal(load_npz(ann)['keypoints3d'],
+                                  load_npz(again)['keypoints3d'])
+    for i in range(4):
+        assert (out / f'images/val/{i:06d}.jpg').read_bytes() == \
+            (tmp_path / f'images/val/{i:06d}.jpg').read_bytes()
+    with pytest.raises(ValueError, match='num_workers'):
+        write_split(tmp_path, 'train', 1, body_model_dir, num_workers=0)
+
+
 def test_ensure_and_tool(body_model_dir, tmp_path):
     paths = ensure_synthetic_dataset(tmp_path, body_model_dir, num_train=2,
                                      num_val=1, seed=0, image_size=SIZE)
