@@ -11,7 +11,9 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
-from pointhmr_mm.models.utils.precision import full_precision, to_float
+from pointhmr_mm.models.utils.precision import (full_precision,
+                                               resolve_channels_last,
+                                               to_float)
 from pointhmr_mm.registry import MODELS, TASK_UTILS
 from pointhmr_mm.utils.keypoints import H36M_TO_J14, PELVIS_H36M
 
@@ -50,6 +52,11 @@ class PointHMR(BaseModel):
         gendered_eval: Build male and female body models too and use them
             for GT meshes of samples whose metainfo gives a gender.
         data_preprocessor: Normalises images (BGR -> RGB, ImageNet stats).
+        channels_last: Run the backbone and neck in channels-last (NHWC)
+            memory format: True, False or ``'auto'`` (on with CUDA or an
+            AMX CPU, where it is faster; see
+            :func:`~pointhmr_mm.models.utils.precision.resolve_channels_last`).
+            Outputs are the same up to float rounding.
         train_cfg, test_cfg: Extra options. ``test_cfg.output_heatmaps``
             adds ``pred_heatmaps`` (V, H, W) to predictions;
             ``test_cfg.fit_smpl=True`` adds ``pred_smpl_*`` SMPL parameters
@@ -64,6 +71,7 @@ class PointHMR(BaseModel):
                  body_model: dict,
                  mesh_regressor: str = 'h36m',
                  gendered_eval: bool = False,
+                 channels_last: Union[bool, str] = False,
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -88,6 +96,11 @@ class PointHMR(BaseModel):
             cfg['gender'] = gender
             self.body_models[gender] = MODELS.build(cfg)
             _freeze_as_constants(self.body_models[gender])
+        self.channels_last = resolve_channels_last(channels_last)
+        if self.channels_last:
+            # 4D weights become NHWC; later loads copy into them in place
+            self.backbone.to(memory_format=torch.channels_last)
+            self.neck.to(memory_format=torch.channels_last)
 
     @property
     def body_model(self) -> nn.Module:
@@ -103,6 +116,8 @@ class PointHMR(BaseModel):
     # ------------------------------------------------------------------ #
     def extract_feat(self, inputs: Tensor) -> Dict[str, Optional[Tensor]]:
         """(B, 3, 224, 224) normalised images -> the neck's token dict."""
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         return self.neck(self.backbone(inputs))
 
     def _run(self, inputs: Tensor) -> Dict[str, object]:

@@ -44,6 +44,8 @@ class MaskedMeshTransformerHead(BaseModule):
         mask_hops: k of the k-hop vertex mask per block, None for dense.
         num_heads: Attention heads.
         dropout: Dropout rate in the encoder layers.
+        with_cp: Activation checkpointing of every encoder layer (less
+            memory, one more forward of each layer in backward).
         loss_vertex, loss_joint_3d, loss_joint_2d, loss_heatmap, loss_dice:
             Loss configs (MODELS); ``loss_heatmap``/``loss_dice`` may be None.
         init_cfg: mmengine init config.
@@ -62,6 +64,7 @@ class MaskedMeshTransformerHead(BaseModule):
                  mask_hops: Sequence[Optional[int]] = (7, 5, 3, 1),
                  num_heads: int = 4,
                  dropout: float = 0.1,
+                 with_cp: bool = False,
                  loss_vertex: dict = dict(type='VertexL1Loss'),
                  loss_joint_3d: dict = dict(type='Keypoint3DMSELoss'),
                  loss_joint_2d: dict = dict(type='Keypoint2DMSELoss'),
@@ -97,7 +100,8 @@ class MaskedMeshTransformerHead(BaseModule):
             if i and dim != embed_dims[i - 1]:
                 self.projections[str(i)] = nn.Linear(embed_dims[i - 1], dim)
             self.blocks.append(
-                MaskedEncoderBlock(depth, dim, num_heads, ffn, dropout, norm))
+                MaskedEncoderBlock(depth, dim, num_heads, ffn, dropout, norm,
+                                   with_cp))
         self.xyz_regressor = nn.Linear(embed_dims[-1], 3)
         self.camera_regressor = nn.Linear(embed_dims[-1], 3)
         for i, hops in enumerate(self.mask_hops):

@@ -19,6 +19,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 
 def _attention_with_dropout(q: Tensor, k: Tensor, v: Tensor,
@@ -121,12 +122,18 @@ class MaskedEncoderBlock(nn.Module):
         ffn_dim: FFN hidden width.
         dropout: Dropout rate.
         final_norm: Whether a LayerNorm closes the block.
+        with_cp: Activation checkpointing of every layer in training: its
+            activations (the (B, heads, L, L) attention weights above all)
+            are recomputed in backward instead of kept; the recomputation
+            replays the same dropout masks (``torch.utils.checkpoint``
+            restores the RNG state).
     """
 
     def __init__(self, num_layers: int, embed_dim: int, num_heads: int,
                  ffn_dim: int, dropout: float = 0.1,
-                 final_norm: bool = False):
+                 final_norm: bool = False, with_cp: bool = False):
         super().__init__()
+        self.with_cp = with_cp
         self.layers = nn.ModuleList(
             MaskedEncoderLayer(embed_dim, num_heads, ffn_dim, dropout)
             for _ in range(num_layers))
@@ -135,5 +142,8 @@ class MaskedEncoderBlock(nn.Module):
     def forward(self, x: Tensor, attn_mask: Optional[Tensor] = None) -> Tensor:
         """Args: x (B, L, C); attn_mask (L, L) bool or None. Returns (B, L, C)."""
         for layer in self.layers:
-            x = layer(x, attn_mask)
+            if self.with_cp and self.training and x.requires_grad:
+                x = checkpoint(layer, x, attn_mask, use_reentrant=False)
+            else:
+                x = layer(x, attn_mask)
         return x if self.norm is None else self.norm(x)

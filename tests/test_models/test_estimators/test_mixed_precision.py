@@ -1,6 +1,7 @@
-"""Mixed precision and activation checkpointing: PortableAmpOptimWrapper
-runs bf16 autocast on CPU, what must stay fp32 stays fp32, and
-checkpointed decoders give the same losses and gradients."""
+"""Mixed precision, activation checkpointing and the memory format:
+PortableAmpOptimWrapper runs bf16 autocast on CPU, what must stay fp32
+stays fp32, checkpointed decoders and transformer layers give the same
+losses and gradients, and channels-last gives the same outputs."""
 import copy
 
 import pytest
@@ -91,9 +92,11 @@ def test_checkpointed_decoders_give_the_same_gradients(model_cfg):
     cp_cfg = copy.deepcopy(model_cfg)
     cp_cfg['neck']['with_cp'] = True
     cp_cfg['backbone'] = dict(cp_cfg['backbone'], with_cp=True)
+    cp_cfg['head']['with_cp'] = True
     plain, checkpointed = build(model_cfg), build(cp_cfg)
     checkpointed.load_state_dict(plain.state_dict())
     assert checkpointed.neck.heatmap_decoder[0].with_cp
+    assert checkpointed.head.blocks[0].with_cp
     grads = []
     for model in (plain, checkpointed):
         model.train()
@@ -109,3 +112,56 @@ def test_checkpointed_decoders_give_the_same_gradients(model_cfg):
         torch.testing.assert_close(grads[1][name], ref, rtol=0,
                                    atol=1e-5 * ref.abs().max().item(),
                                    msg=name)
+
+
+def _grads_after_one_loss(model, seed):
+    model.train()
+    data = model.data_preprocessor(make_batch(), training=True)
+    torch.manual_seed(seed)
+    total = sum(model.loss(**data).values())
+    total.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()
+             if p.grad is not None}
+    model.zero_grad()
+    return total.detach(), grads
+
+
+def test_checkpointed_transformer_replays_its_dropout(model_cfg):
+    cfg = copy.deepcopy(model_cfg)
+    cfg['head']['dropout'] = 0.1
+    cp_cfg = copy.deepcopy(cfg)
+    cp_cfg['head']['with_cp'] = True
+    plain, checkpointed = build(cfg), build(cp_cfg)
+    checkpointed.load_state_dict(plain.state_dict())
+    loss, ref = _grads_after_one_loss(plain, seed=5)
+    cp_loss, grads = _grads_after_one_loss(checkpointed, seed=5)
+    torch.testing.assert_close(cp_loss, loss)
+    other, _ = _grads_after_one_loss(plain, seed=6)
+    assert not torch.allclose(other, loss)  # dropout does draw masks
+    for name, value in ref.items():
+        torch.testing.assert_close(grads[name], value, rtol=0,
+                                   atol=1e-5 * value.abs().max().item(),
+                                   msg=name)
+
+
+def test_channels_last_gives_the_same_outputs(model_cfg):
+    nhwc_cfg = dict(copy.deepcopy(model_cfg), channels_last=True)
+    plain, nhwc = build(model_cfg), build(nhwc_cfg)
+    nhwc.load_state_dict(plain.state_dict())
+    conv = next(m for m in nhwc.backbone.modules()
+                if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    outputs = []
+    for model in (plain, nhwc):
+        model.eval()
+        data = model.data_preprocessor(make_batch(), training=False)
+        with torch.no_grad():
+            outputs.append(model._run(data['inputs']))
+    for key in ('pred_camera', 'heatmap_probs', 'pred_mesh_joints_3d'):
+        torch.testing.assert_close(outputs[1][key], outputs[0][key],
+                                   rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_channels_last_setting_is_checked(model_cfg):
+    with pytest.raises(ValueError, match='channels_last'):
+        build(dict(copy.deepcopy(model_cfg), channels_last='yes'))

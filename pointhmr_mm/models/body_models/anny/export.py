@@ -107,6 +107,20 @@ def build_anny_body(seed: int = 0, topology: str = source.TOPOLOGIES[0],
         ``anny_vertex_indices`` (N,) and ``meta``.
     """
     _check_arguments(num_vertices, levels, num_samples)
+    threads = torch.get_num_threads()
+    # One thread: the sums in Anny's float64 forward then round the same
+    # way on every machine, so the decimation (which ties can flip) and
+    # every file are the same for a seed (two threads moved a vertex).
+    torch.set_num_threads(1)
+    try:
+        return _build(seed, topology, num_vertices, levels, num_samples,
+                      progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build(seed, topology, num_vertices, levels, num_samples, progress):
+    """:func:`build_anny_body` on checked arguments."""
     model = source.load_anny(topology)
     groups = rig.bone_groups(model.bone_labels, model.bone_parents)
     tops = rig.top_bones(groups, model.bone_parents)
