@@ -12,7 +12,8 @@ its math fallback runs in fp32 (also under autocast) and keeps about eight
 (B, heads, L, L) tensors per layer for backward, about 1 GB at batch 4 for
 PointHMR's eight layers. Training with dropout on CPU therefore writes the
 attention out: fp32 softmax, dropout in the autocast dtype (W32 bf16 at
-batch 4: peak RSS 3.28 -> 2.92 GB). Everything else goes through the fused call.
+batch 4: peak RSS 3.28 -> 2.92 GB), with the cheaper CPU dropout mask of
+:mod:`.dropout`. Everything else goes through the fused call.
 """
 from typing import Optional
 
@@ -20,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
+
+from .dropout import FastDropout, fast_dropout
 
 
 def _attention_with_dropout(q: Tensor, k: Tensor, v: Tensor,
@@ -41,7 +44,7 @@ def _attention_with_dropout(q: Tensor, k: Tensor, v: Tensor,
     if attn_mask is not None:
         scores = scores.masked_fill(~attn_mask, float('-inf'))
     weights = scores.float().softmax(dim=-1).to(v.dtype)
-    return torch.matmul(F.dropout(weights, dropout, training=True), v)
+    return torch.matmul(fast_dropout(weights, dropout), v)
 
 
 class MaskedEncoderLayer(nn.Module):
@@ -70,9 +73,9 @@ class MaskedEncoderLayer(nn.Module):
         self.linear2 = nn.Linear(ffn_dim, embed_dim)
         self.norm1 = nn.LayerNorm(embed_dim)
         self.norm2 = nn.LayerNorm(embed_dim)
-        self.dropout = nn.Dropout(dropout)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
+        self.dropout1 = FastDropout(dropout)
+        self.dropout2 = FastDropout(dropout)
 
     def attention(self, x: Tensor, attn_mask: Optional[Tensor]) -> Tensor:
         """Multi-head self-attention.

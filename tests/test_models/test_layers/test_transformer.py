@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from pointhmr_mm.models.layers import MaskedEncoderBlock, MaskedEncoderLayer
+from pointhmr_mm.models.layers.dropout import fast_dropout
 
 
 def random_mask(length, seed=0):
@@ -61,7 +62,8 @@ def test_block_norm_and_shapes():
 
 def test_cpu_dropout_attention_equals_the_fused_definition():
     """Training with dropout on CPU takes the written-out path: with the
-    same dropout draw it equals softmax(QK^T / sqrt(d) + mask) V."""
+    same dropout draw (layers/dropout.py) it equals
+    softmax(QK^T / sqrt(d) + mask) V."""
     torch.manual_seed(0)
     layer = MaskedEncoderLayer(16, 4, 32, dropout=0.3).train()
     x = torch.randn(2, 9, 16, requires_grad=True)
@@ -75,7 +77,7 @@ def test_cpu_dropout_attention_equals_the_fused_definition():
     scores = (q @ k.transpose(-2, -1)) / 2. + torch.zeros(9, 9).masked_fill(
         ~mask, float('-inf'))
     torch.manual_seed(1)
-    weights = torch.nn.functional.dropout(scores.softmax(-1), 0.3)
+    weights = fast_dropout(scores.softmax(-1), 0.3)
     ref = layer.self_attn.out_proj(
         (weights @ v).transpose(1, 2).reshape(2, 9, 16))
     torch.testing.assert_close(out, ref)
