@@ -70,6 +70,14 @@ NECKLINE_DEPTH = (0.02, 0.12)
 NECKLINE_BACK = 0.03
 FRONT_WIDTH = 0.08  # metres over which the neckline deepens towards z+
 SHADE_NOISE = 0.03  # relative per-vertex brightness noise
+# A panel down the front of the top (a print, or a shirt under an open
+# jacket), centred on the mid-plane: people's fronts and backs differ.
+PANEL_PROB = 0.6
+PANEL_HALF_WIDTH = (0.04, 0.12)  # metres either side of the mid-plane
+PANEL_FRONT = 0.5  # of ``front``: on the chest's front face only
+# Worn trousers are lighter over the thighs' and shins' fronts (denim
+# fades where it rubs): up to this much brighter, per outfit.
+MAX_LEG_FADE = 0.3
 
 
 @dataclass
@@ -80,10 +88,13 @@ class BodyRegions:
         arm: (N,) limb coordinate along the arm (0 shoulder, 1 elbow,
             2 wrist), NaN off the arms.
         leg: (N,) the same along the leg (hip, knee, ankle), NaN off legs.
+        leg_front: (N,) cosine between the vertex's direction from the
+            leg bone and the body's forward, NaN off the legs.
         torso: (N,) bool, on the torso (pelvis, spine, collars).
         height: (N,) metres above the spine1 joint.
         neck_drop: (N,) metres below the neck joint.
         front: (N,) in [0, 1], how far towards the chest's front.
+        lateral: (N,) metres from the mid-plane (x = 0).
         hair_margin: (N,) metres above the short hairline, NaN off the head.
         hair_back: (N,) bool, behind the head joint (long hair may go
             lower there).
@@ -92,10 +103,12 @@ class BodyRegions:
     """
     arm: np.ndarray
     leg: np.ndarray
+    leg_front: np.ndarray
     torso: np.ndarray
     height: np.ndarray
     neck_drop: np.ndarray
     front: np.ndarray
+    lateral: np.ndarray
     hair_margin: np.ndarray
     hair_back: np.ndarray
     feet: np.ndarray
@@ -103,8 +116,11 @@ class BodyRegions:
 
 
 def _limb_coordinate(verts, joints, parts, chains, part_bone):
-    """(N,) bone index + position along it, NaN for other vertices."""
+    """(N,) bone index + position along it, and (N,) the cosine between
+    the vertex's direction from the bone and the body's forward (+z);
+    NaN for other vertices."""
     coord = np.full(len(verts), np.nan)
+    facing = np.full(len(verts), np.nan)
     for chain in chains:
         members = {a for a, _ in chain} | {chain[-1][1]}
         for part in members:
@@ -116,7 +132,10 @@ def _limb_coordinate(verts, joints, parts, chains, part_bone):
             axis = joints[b] - joints[a]
             t = (verts[mask] - joints[a]) @ axis / (axis @ axis)
             coord[mask] = bone + np.clip(t, 0., 1.)
-    return coord
+            radial = verts[mask] - (joints[a] + t[:, None] * axis)
+            facing[mask] = radial[:, 2] / np.maximum(
+                np.linalg.norm(radial, axis=1), 1e-9)
+    return coord, facing
 
 
 def body_regions(template: np.ndarray, joints: np.ndarray,
@@ -144,15 +163,17 @@ def body_regions(template: np.ndarray, joints: np.ndarray,
     for name, kind in CAVITY_UV.items():
         cavity[uv_mask((name, ))] = kind
     spine3 = joints[9]
+    arm, _ = _limb_coordinate(template, joints, smpl24, ARM_CHAINS,
+                              ARM_PARTS)
+    leg, leg_front = _limb_coordinate(template, joints, smpl24, LEG_CHAINS,
+                                      LEG_PARTS)
     return BodyRegions(
-        arm=_limb_coordinate(template, joints, smpl24, ARM_CHAINS,
-                             ARM_PARTS),
-        leg=_limb_coordinate(template, joints, smpl24, LEG_CHAINS,
-                             LEG_PARTS),
+        arm=arm, leg=leg, leg_front=leg_front,
         torso=np.isin(smpl24, TORSO_PARTS),
         height=template[:, 1] - joints[3, 1],
         neck_drop=joints[NECK_PART, 1] - template[:, 1],
         front=np.clip((template[:, 2] - spine3[2]) / FRONT_WIDTH, 0., 1.),
+        lateral=np.abs(template[:, 0]),
         hair_margin=np.where(on_head & (cavity == ''), rel[:, 1] - hairline,
                              np.nan),
         hair_back=rel[:, 2] < 0.,
@@ -189,8 +210,10 @@ def random_garment_colour(rng: np.random.Generator) -> np.ndarray:
 def random_outfit(rng: np.random.Generator) -> dict:
     """Colours and cuts: ``skin``, ``hair`` (RGB or None for bald) and
     ``long_hair``, ``top`` / ``bottom`` / ``shoes`` RGB (``shoes`` None
-    for bare feet), ``sleeve`` and ``leg`` lengths (limb coordinates),
-    ``waist`` and ``neckline`` (metres)."""
+    for bare feet), ``panel`` RGB or None and its half-width
+    ``panel_width`` (metres), ``leg_fade`` (how much lighter the
+    trousers' fronts are), ``sleeve`` and ``leg`` lengths (limb
+    coordinates), ``waist`` and ``neckline`` (metres)."""
     sleeve, leg = _pick(rng, SLEEVE_PROBS), _pick(rng, LEG_PROBS)
     top = random_garment_colour(rng)
     dress = rng.random() < DRESS_PROB
@@ -205,7 +228,11 @@ def random_outfit(rng: np.random.Generator) -> dict:
         sleeve=rng.uniform(*SLEEVES[sleeve]),
         leg=rng.uniform(*LEGS['knee' if dress else leg]),
         waist=rng.uniform(*WAIST_RANGE),
-        neckline=rng.uniform(*NECKLINE_DEPTH))
+        neckline=rng.uniform(*NECKLINE_DEPTH),
+        panel=random_garment_colour(rng) if rng.random() < PANEL_PROB
+        else None,
+        panel_width=rng.uniform(*PANEL_HALF_WIDTH),
+        leg_fade=rng.uniform(0., MAX_LEG_FADE))
 
 
 def vertex_colours(regions: BodyRegions, outfit: dict,
@@ -227,7 +254,15 @@ def vertex_colours(regions: BodyRegions, outfit: dict,
             hair |= regions.hair_back & (regions.hair_margin >
                                          -LONG_HAIR_DROP)
     colours[bottom] = outfit['bottom']
+    on_legs = bottom & ~np.isnan(regions.leg_front)
+    fade = 1. + outfit.get('leg_fade', 0.) * np.clip(
+        regions.leg_front[on_legs], 0., 1.)
+    colours[on_legs] = np.clip(colours[on_legs] * fade[:, None], 0., 1.)
     colours[top] = outfit['top']
+    if outfit.get('panel') is not None:
+        panel = top & regions.torso & (regions.front > PANEL_FRONT) & (
+            regions.lateral < outfit['panel_width'])
+        colours[panel] = outfit['panel']
     if outfit['shoes'] is not None:
         colours[regions.feet] = outfit['shoes']
     if outfit['hair'] is not None:

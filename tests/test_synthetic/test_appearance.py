@@ -29,7 +29,7 @@ def outfit(**changes):
                                                                 0.1]),
                 top=np.array([1., 0., 0.]), bottom=np.array([0., 0., 1.]),
                 shoes=np.array([0., 1., 0.]), long_hair=False,
-                neckline=0.03, waist=-0.1)
+                neckline=0.03, waist=-0.1, panel=None)
     base.update(changes)
     return base
 
@@ -70,6 +70,28 @@ def test_garments_sit_where_they_belong(regions):
     bare = vertex_colours(reg, outfit(sleeve=0.4, leg=0.5), rng)
     assert colour_of(bare, forearm, dressed['skin']).mean() > 0.9
     assert colour_of(bare, shin, dressed['skin']).mean() > 0.9
+
+
+def test_front_panel_is_on_the_front_only(regions):
+    reg, body, _ = regions
+    white = np.ones(3)
+    colours = vertex_colours(reg, outfit(panel=white, panel_width=0.1),
+                             np.random.default_rng(0))
+    panel = colour_of(colours, np.ones(len(colours), bool), white)
+    assert panel.sum() > 0
+    # in front of the spine, within the panel's width of the mid-plane
+    assert (body.template[panel, 2] > body.rest_joints[9, 2]).all()
+    assert (np.abs(body.template[panel, 0]) < 0.1).all()
+
+
+def test_trouser_fronts_are_lighter(regions):
+    reg, _, _ = regions
+    grey = np.full(3, 0.5)
+    worn = vertex_colours(reg, outfit(bottom=grey, leg=1.95, leg_fade=0.3),
+                          np.random.default_rng(0))
+    legs = ~reg.feet & (reg.leg < 1.9)
+    front, back = legs & (reg.leg_front > 0.7), legs & (reg.leg_front < -0.7)
+    assert worn[front].mean() > 1.15 * worn[back].mean()
 
 
 def test_left_and_right_look_alike(regions):
