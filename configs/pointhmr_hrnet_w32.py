@@ -5,3 +5,17 @@ _base_ = [
     './_base_/schedules/adam_60e.py', './_base_/default_runtime.py'
 ]
 sync_bn = 'torch'
+
+# Training mode (README "Speed and memory"; measured with
+# tools/analysis/benchmark_train_step.py): bf16 autocast (tools/train.py
+# --no-amp for fp32), channels-last convolutions where they are faster
+# (CUDA, AMX CPUs), and activation checkpointing of the backbone's blocks,
+# the neck's decoders and the transformer's layers; Adam's fused kernel (the
+# same update, fewer passes over the weights).
+model = dict(
+    channels_last='auto',
+    backbone=dict(with_cp=True),
+    neck=dict(with_cp=True),
+    head=dict(with_cp=True))
+optim_wrapper = dict(type='PortableAmpOptimWrapper', dtype='bfloat16',
+                     optimizer=dict(fused=True))

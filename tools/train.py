@@ -1,6 +1,7 @@
 """Train a PointHMR model with mmengine's Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
+        [--amp | --no-amp]
         [--auto-scale-lr] [--no-validate] [--vis-backend tensorboard]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
@@ -20,6 +21,8 @@ from pointhmr_mm.engine.entry_points import (ConfigError, add_common_args,
 
 AUTO_RESUME = 'auto'
 AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
+# AmpOptimWrapper's own arguments, which a plain OptimWrapper refuses
+AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,9 +33,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--resume', nargs='?', const=AUTO_RESUME, metavar='CKPT',
         help='resume from CKPT; without CKPT, from the latest checkpoint in '
         'the work dir')
-    parser.add_argument('--amp', action='store_true',
-                        help='bf16 automatic mixed precision, CPU or GPU '
-                        '(PortableAmpOptimWrapper)')
+    amp = parser.add_mutually_exclusive_group()
+    amp.add_argument('--amp', action='store_true',
+                     help='bf16 automatic mixed precision, CPU or GPU '
+                     '(PortableAmpOptimWrapper)')
+    amp.add_argument('--no-amp', action='store_true',
+                     help='fp32, also where the config turns AMP on (the '
+                     'recipe configs do)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by total batch size / the '
                         "config's auto_scale_lr.base_batch_size")
@@ -56,6 +63,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         else:
             cfg.optim_wrapper.type = 'PortableAmpOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+    if args.no_amp and cfg.optim_wrapper.get('type') in AMP_WRAPPERS:
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        for key in AMP_ONLY_KEYS:  # OptimWrapper takes none of them
+            cfg.optim_wrapper.pop(key, None)
     if args.auto_scale_lr:
         if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
             raise ConfigError(

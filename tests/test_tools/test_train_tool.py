@@ -86,6 +86,21 @@ def test_amp_is_bf16_on_any_device(train_tool):
     assert cfg.optim_wrapper.dtype == 'bfloat16'
 
 
+def test_recipe_trains_in_bf16_unless_told_not_to(train_tool):
+    recipe = Path(__file__).parents[2] / 'configs' / 'pointhmr_hrnet_w32.py'
+    cfg = train_tool.merge_args(Config.fromfile(str(recipe)),
+                                train_tool.parse_args([str(recipe)]))
+    assert cfg.optim_wrapper.type == 'PortableAmpOptimWrapper'
+    assert cfg.model.channels_last == 'auto' and cfg.model.head.with_cp
+    args = train_tool.parse_args([str(recipe), '--no-amp'])
+    cfg = train_tool.merge_args(Config.fromfile(str(recipe)), args)
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    assert 'dtype' not in cfg.optim_wrapper
+    assert cfg.optim_wrapper.optimizer.type == 'Adam'
+    with pytest.raises(SystemExit):
+        train_tool.parse_args([str(recipe), '--amp', '--no-amp'])
+
+
 def test_killed_run_resumed_by_the_tool_ends_like_a_full_run(tmp_path):
     full = run_tool('train', '--work-dir', tmp_path / 'full')
     assert full.returncode == 0, full.stderr[-2000:]

@@ -1,7 +1,7 @@
 """Time a config's training step as the Runner runs it, and its inference.
 
     python tools/analysis/benchmark_train_step.py CONFIG [--batch 4]
-        [--iters 3] [--device cpu|cuda] [--json OUT] [--amp]
+        [--iters 3] [--device cpu|cuda] [--json OUT] [--amp | --no-amp]
         [--cfg-options k=v ...]
 
 A step is ``model.train_step(data, optim_wrapper)`` with the config's optim
@@ -24,6 +24,7 @@ import argparse
 import concurrent.futures
 import json
 import multiprocessing
+import platform
 import statistics
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner.amp import autocast
 
+from pointhmr_mm.models.utils.precision import cpu_has_amx
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.utils import register_all_modules
 from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
@@ -45,6 +47,7 @@ from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
                                          stand_in_sizes, synthetic_batch)
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
+AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp')  # OptimWrapper refuses
 DEFAULT_CROP = 224
 PARTS = ('backbone', 'neck', 'head')
 
@@ -60,9 +63,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--image-size', type=int,
                         help="default: the config's crop_size, else 224")
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
-    parser.add_argument('--amp', action='store_true',
-                        help='bf16 autocast (PortableAmpOptimWrapper), as '
-                        'tools/train.py --amp')
+    amp = parser.add_mutually_exclusive_group()
+    amp.add_argument('--amp', action='store_true',
+                     help='bf16 autocast (PortableAmpOptimWrapper), as '
+                     'tools/train.py --amp')
+    amp.add_argument('--no-amp', action='store_true',
+                     help='fp32 where the config turns AMP on, as '
+                     'tools/train.py --no-amp')
     parser.add_argument('--json', help='write the results here')
     parser.add_argument('--stand-in-dir',
                         help='keep the generated stand-in body model here '
@@ -78,6 +85,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def processor_name() -> str:
+    """The CPU's model name (Linux), else the platform's: results depend
+    on it (AMX, AVX-512 BF16), so they are reported with it."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def load_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -87,6 +107,10 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.amp and cfg.optim_wrapper.get('type') not in AMP_WRAPPERS:
         cfg.optim_wrapper.type = 'PortableAmpOptimWrapper'
         cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+    if args.no_amp and cfg.optim_wrapper.get('type') in AMP_WRAPPERS:
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        for key in AMP_ONLY_KEYS:
+            cfg.optim_wrapper.pop(key, None)
     return cfg
 
 
@@ -182,7 +206,9 @@ def run(args: argparse.Namespace) -> dict:
     result = dict(
         config=args.config, batch=args.batch, image_size=size,
         device=args.device, dtype=dtype, threads=torch.get_num_threads(),
-        stand_in_body_model=stand_in,
+        stand_in_body_model=stand_in, processor=processor_name(),
+        cpu_amx=cpu_has_amx(),
+        channels_last=bool(getattr(model, 'channels_last', False)),
         train_step_s=statistics.median(train_times),
         train_step_all_s=train_times,
         # CPU seconds of the process (all its threads) per step: with one
@@ -210,6 +236,8 @@ def print_table(result: dict) -> None:
         ('device / dtype / threads',
          f"{result['device']} / {result['dtype']} / {result['threads']}"),
         ('batch / image size', f"{result['batch']} / {result['image_size']}"),
+        ('processor (AMX)', f"{result['processor']} ({result['cpu_amx']})"),
+        ('channels-last', str(result['channels_last'])),
         ('train step (median)', f"{result['train_step_s']:.3f} s"),
         ('train step (all)',
          ' '.join(f'{t:.3f}' for t in result['train_step_all_s'])),

@@ -1,4 +1,6 @@
 """Binary cross-entropy between vertex heatmaps and one-hot targets."""
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -6,6 +8,30 @@ from pointhmr_mm.registry import MODELS
 
 # F.binary_cross_entropy clamps each log term at -100; kept for equality.
 BCE_LOG_FLOOR = -100.
+
+
+class _SumLogNot(torch.autograd.Function):
+    """``sum(clamp(log(1 - q / k), -100))`` over every element of ``q``,
+    with one temporary (M, P) tensor in forward and one in backward instead
+    of autograd's four kept ones (written by hand for the memory: this is
+    the largest tensor of the loss, B x V x H x W)."""
+
+    @staticmethod
+    def forward(ctx, probs: Tensor, children: int) -> Tensor:
+        ctx.save_for_backward(probs)
+        ctx.children = children
+        logs = probs.mul(-1. / children).log1p_()
+        return logs.clamp_(min=BCE_LOG_FLOOR).sum()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        probs, = ctx.saved_tensors
+        children = ctx.children
+        # d/dq log(1 - q/k) = -1 / (k - q); zero where the clamp held
+        not_child = probs.mul(-1. / children).add_(1.)
+        clamped = not_child < math.exp(BCE_LOG_FLOOR)  # log(.) < floor
+        out = not_child.mul_(-children).reciprocal_()
+        return out.masked_fill_(clamped, 0.).mul_(grad), None
 
 
 @MODELS.register_module()
@@ -53,12 +79,10 @@ class HeatmapBCELoss(nn.Module):
             return probs.sum() * 0.
         children = self.upscale**2
         # q / k is exact in floating point (k is a power of two or small).
-        child = probs / children
-        log_not = torch.log1p(-child).clamp(min=BCE_LOG_FLOOR)
-        child_target = child.gather(1, target_index[:, None])
+        child_target = probs.gather(1, target_index[:, None]) / children
         log_target = torch.log(child_target).clamp(min=BCE_LOG_FLOOR)
-        log_not_target = log_not.gather(1, target_index[:, None])
-        total = (-children * log_not.sum() +
+        log_not_target = torch.log1p(-child_target).clamp(min=BCE_LOG_FLOOR)
+        total = (-children * _SumLogNot.apply(probs, children) +
                  (log_not_target - log_target).sum())
         return self.loss_weight * total / (probs.numel() * children)
 
