@@ -8,9 +8,9 @@ _base_ = [
 sync_bn = 'torch'  # SyncBN across GPUs, as released
 
 # Training mode (README "Speed and memory"; measured with
-# tools/analysis/benchmark_train_step.py): bf16 autocast (tools/train.py
-# --no-amp for fp32), channels-last convolutions where they are faster
-# (CUDA, AMX CPUs), and activation checkpointing of the backbone's blocks,
+# tools/analysis/benchmark_train_step.py): bf16 autocast and channels-last
+# convolutions where they are faster ('auto': CUDA or an AMX CPU;
+# tools/train.py --no-amp for fp32 anywhere, --amp for bf16 anywhere), and activation checkpointing of the backbone's blocks,
 # the neck's decoders and the transformer's layers; Adam's fused kernel (the
 # same update, fewer passes over the weights).
 model = dict(
@@ -19,4 +19,4 @@ model = dict(
     neck=dict(with_cp=True),
     head=dict(with_cp=True))
 optim_wrapper = dict(type='PortableAmpOptimWrapper', dtype='bfloat16',
-                     optimizer=dict(fused=True))
+                     enabled='auto', optimizer=dict(fused=True))

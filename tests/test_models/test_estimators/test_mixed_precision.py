@@ -49,6 +49,25 @@ def test_wrapper_autocasts_bf16_on_cpu_and_steps():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only check')
+@pytest.mark.parametrize('amx', [True, False])
+def test_auto_amp_is_on_only_where_it_pays(monkeypatch, amx):
+    """enabled='auto': bf16 on an AMX CPU, fp32 (no autocast) without."""
+    register_all_modules()
+    import pointhmr_mm.engine.portable_amp_optim_wrapper as wrapper_module
+    monkeypatch.setattr(wrapper_module, 'cpu_has_amx', lambda: amx)
+    layer = nn.Linear(4, 4)
+    wrapper = build_optim_wrapper(layer, dict(copy.deepcopy(AMP),
+                                              enabled='auto'))
+    with wrapper.optim_context(layer):
+        out = layer(torch.randn(2, 4))
+    assert out.dtype == (torch.bfloat16 if amx else torch.float32)
+    assert wrapper.cast_dtype == (torch.bfloat16 if amx else None)
+    wrapper.update_params(out.float().pow(2).mean())
+    with pytest.raises(ValueError, match='enabled'):
+        build_optim_wrapper(layer, dict(copy.deepcopy(AMP), enabled='yes'))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only check')
 def test_fp16_on_cpu_is_refused():
     register_all_modules()
     cfg = dict(AMP, dtype='float16')
