@@ -9,9 +9,10 @@ sync_bn = 'torch'
 # Training mode (README "Speed and memory"; measured with
 # tools/analysis/benchmark_train_step.py): bf16 autocast and channels-last
 # convolutions where they are faster ('auto': CUDA or an AMX CPU;
-# tools/train.py --no-amp for fp32 anywhere, --amp for bf16 anywhere), and activation checkpointing of the backbone's blocks,
-# the neck's decoders and the transformer's layers; Adam's fused kernel (the
-# same update, fewer passes over the weights).
+# tools/train.py --no-amp for fp32 anywhere, --amp for bf16 anywhere),
+# activation checkpointing of the backbone's blocks, the neck's decoders
+# and the transformer's layers, and Adam's fused kernel (the same update,
+# fewer passes over the weights).
 model = dict(
     channels_last='auto',
     backbone=dict(with_cp=True),

@@ -1,22 +1,8 @@
 # PointHMR with an HRNet-W48 backbone, trained on METRO's mixture and
-# evaluated on Human3.6M protocol 2: the main model.
-_base_ = [
-    './_base_/models/pointhmr_hrnet_w48.py',
-    './_base_/datasets/metro_mix_h36m_p2.py',
-    './_base_/schedules/adam_60e.py', './_base_/default_runtime.py'
-]
-sync_bn = 'torch'  # SyncBN across GPUs, as released
+# evaluated on Human3.6M protocol 2: the main model. Everything else is the
+# W32 recipe, its training mode included (README "Speed and memory").
+_base_ = ['./pointhmr_hrnet_w32.py']
 
-# Training mode (README "Speed and memory"; measured with
-# tools/analysis/benchmark_train_step.py): bf16 autocast and channels-last
-# convolutions where they are faster ('auto': CUDA or an AMX CPU;
-# tools/train.py --no-amp for fp32 anywhere, --amp for bf16 anywhere), and activation checkpointing of the backbone's blocks,
-# the neck's decoders and the transformer's layers; Adam's fused kernel (the
-# same update, fewer passes over the weights).
 model = dict(
-    channels_last='auto',
-    backbone=dict(with_cp=True),
-    neck=dict(with_cp=True),
-    head=dict(with_cp=True))
-optim_wrapper = dict(type='PortableAmpOptimWrapper', dtype='bfloat16',
-                     enabled='auto', optimizer=dict(fused=True))
+    backbone=dict(arch='w48'),
+    neck=dict(in_channels=(48, 384)))

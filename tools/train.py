@@ -13,14 +13,12 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from pointhmr_mm.engine.entry_points import (ConfigError, add_common_args,
+from pointhmr_mm.engine.entry_points import (ConfigError, add_amp_args,
+                                             add_common_args, apply_amp_args,
                                              apply_common_args,
                                              export_local_rank, run_tool)
 
 AUTO_RESUME = 'auto'
-AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
-# AmpOptimWrapper's own arguments, which a plain OptimWrapper refuses
-AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp', 'enabled')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,13 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--resume', nargs='?', const=AUTO_RESUME, metavar='CKPT',
         help='resume from CKPT; without CKPT, from the latest checkpoint in '
         'the work dir')
-    amp = parser.add_mutually_exclusive_group()
-    amp.add_argument('--amp', action='store_true',
-                     help='bf16 automatic mixed precision, CPU or GPU '
-                     '(PortableAmpOptimWrapper)')
-    amp.add_argument('--no-amp', action='store_true',
-                     help='fp32, also where the config turns AMP on (the '
-                     'recipe configs do)')
+    add_amp_args(parser)
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by total batch size / the '
                         "config's auto_scale_lr.base_batch_size")
@@ -54,17 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Fold the command line into ``cfg`` (in place) and return it."""
     apply_common_args(cfg, args)
-    if args.amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') in AMP_WRAPPERS:
-            # 'auto' or False in the config: --amp means on, everywhere
-            cfg.optim_wrapper.enabled = True
-        else:
-            cfg.optim_wrapper.type = 'PortableAmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
-    if args.no_amp and cfg.optim_wrapper.get('type') in AMP_WRAPPERS:
-        cfg.optim_wrapper.type = 'OptimWrapper'
-        for key in AMP_ONLY_KEYS:  # OptimWrapper takes none of them
-            cfg.optim_wrapper.pop(key, None)
+    apply_amp_args(cfg, args)
     if args.auto_scale_lr:
         if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
             raise ConfigError(

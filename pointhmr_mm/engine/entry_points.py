@@ -48,6 +48,38 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
+# AmpOptimWrapper's own arguments, which a plain OptimWrapper refuses
+AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp', 'enabled')
+
+
+def add_amp_args(parser: argparse.ArgumentParser) -> None:
+    """``--amp`` / ``--no-amp`` (see :func:`apply_amp_args`)."""
+    amp = parser.add_mutually_exclusive_group()
+    amp.add_argument('--amp', action='store_true',
+                     help='bf16 automatic mixed precision on any device '
+                     '(PortableAmpOptimWrapper), also where the config '
+                     "says enabled='auto'")
+    amp.add_argument('--no-amp', action='store_true',
+                     help='fp32, also where the config turns AMP on (the '
+                     'recipe configs do)')
+
+
+def apply_amp_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Fold ``--amp`` / ``--no-amp`` into ``cfg.optim_wrapper``."""
+    wrapper = cfg.optim_wrapper
+    if args.amp and wrapper.get('type') in AMP_WRAPPERS:
+        wrapper.enabled = True  # over the config's 'auto' or False
+    elif args.amp:
+        wrapper.type = 'PortableAmpOptimWrapper'
+        wrapper.setdefault('dtype', 'bfloat16')
+    if args.no_amp and wrapper.get('type') in AMP_WRAPPERS:
+        wrapper.type = 'OptimWrapper'
+        for key in AMP_ONLY_KEYS:
+            wrapper.pop(key, None)
+    return cfg
+
+
 def export_local_rank(args: argparse.Namespace) -> None:
     """Make ``--local-rank`` visible as ``LOCAL_RANK`` (torchrun's)."""
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))

@@ -36,6 +36,8 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner.amp import autocast
 
+from pointhmr_mm.engine.entry_points import (AMP_WRAPPERS, add_amp_args,
+                                             apply_amp_args)
 from pointhmr_mm.models.utils.precision import cpu_has_amx
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.utils import register_all_modules
@@ -46,8 +48,6 @@ from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
                                          point_model_at_stand_in,
                                          stand_in_sizes, synthetic_batch)
 
-AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
-AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp', 'enabled')  # OptimWrapper refuses
 DEFAULT_CROP = 224
 PARTS = ('backbone', 'neck', 'head')
 
@@ -63,13 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--image-size', type=int,
                         help="default: the config's crop_size, else 224")
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
-    amp = parser.add_mutually_exclusive_group()
-    amp.add_argument('--amp', action='store_true',
-                     help='bf16 autocast (PortableAmpOptimWrapper), as '
-                     'tools/train.py --amp')
-    amp.add_argument('--no-amp', action='store_true',
-                     help='fp32 where the config turns AMP on, as '
-                     'tools/train.py --no-amp')
+    add_amp_args(parser)  # as tools/train.py
     parser.add_argument('--json', help='write the results here')
     parser.add_argument('--stand-in-dir',
                         help='keep the generated stand-in body model here '
@@ -104,16 +98,7 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     if 'optim_wrapper' not in cfg:
         raise KeyError(f'{args.config} has no optim_wrapper')
-    if args.amp and cfg.optim_wrapper.get('type') in AMP_WRAPPERS:
-        cfg.optim_wrapper.enabled = True  # over the config's 'auto'
-    elif args.amp:
-        cfg.optim_wrapper.type = 'PortableAmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
-    if args.no_amp and cfg.optim_wrapper.get('type') in AMP_WRAPPERS:
-        cfg.optim_wrapper.type = 'OptimWrapper'
-        for key in AMP_ONLY_KEYS:
-            cfg.optim_wrapper.pop(key, None)
-    return cfg
+    return apply_amp_args(cfg, args)
 
 
 def build_model(cfg: Config, tmp_dir: str):

@@ -184,3 +184,13 @@ def test_channels_last_gives_the_same_outputs(model_cfg):
 def test_channels_last_setting_is_checked(model_cfg):
     with pytest.raises(ValueError, match='channels_last'):
         build(dict(copy.deepcopy(model_cfg), channels_last='yes'))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only check')
+@pytest.mark.parametrize('amx', [True, False])
+def test_auto_channels_last_follows_amx(monkeypatch, model_cfg, amx):
+    import pointhmr_mm.models.utils.precision as precision
+    monkeypatch.setattr(precision, 'cpu_has_amx', lambda: amx)
+    assert precision.resolve_channels_last('auto') is amx
+    model = build(dict(copy.deepcopy(model_cfg), channels_last='auto'))
+    assert model.channels_last is amx
