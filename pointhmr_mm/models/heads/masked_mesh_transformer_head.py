@@ -256,19 +256,20 @@ class MaskedMeshTransformerHead(BaseModule):
         no upsampled map is built."""
         logits = outputs['heatmap_logits']
         probs = outputs.get('heatmap_probs')
-        labelled = targets['has_smpl'] > 0
         with full_precision(logits):
             if probs is None:
                 probs = logits.float().flatten(2).softmax(dim=-1)
-            probs = probs[labelled].float()
             size = logits.shape[-1] * self.heatmap_upscale
             index = self.parent_pixels(
-                self.heatmap_targets(targets['gt_vertices'][0][labelled],
-                                     outputs['pred_camera'][labelled].float(),
-                                     size), size, self.heatmap_upscale)
-            # (B', V, P) -> (M, P): only vertices that land on the map
-            valid = index >= 0
-            probs, index = probs[valid], index[valid]
+                self.heatmap_targets(targets['gt_vertices'][0],
+                                     outputs['pred_camera'].float(), size),
+                size, self.heatmap_upscale)
+            # samples without a mesh label, like vertices off the map, are
+            # left out by index -1 (no copy of the (B, V, P) map)
+            labelled = targets['has_smpl'] > 0
+            index = index.masked_fill(~labelled[:, None], -1)
+            # (B, V, P) -> (B * V, P), a view
+            probs, index = probs.float().flatten(0, 1), index.flatten()
             losses = {}
             if self.loss_heatmap:
                 losses['loss_heatmap'] = self.loss_heatmap(probs, index)

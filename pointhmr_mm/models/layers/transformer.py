@@ -10,10 +10,11 @@ its layout (and ``init``) are the standard ones.
 On CPU, ``scaled_dot_product_attention`` has no fused kernel with dropout:
 its math fallback runs in fp32 (also under autocast) and keeps about eight
 (B, heads, L, L) tensors per layer for backward, about 1 GB at batch 4 for
-PointHMR's eight layers. Training with dropout on CPU therefore writes the
-attention out: fp32 softmax, dropout in the autocast dtype (W32 bf16 at
-batch 4: peak RSS 3.28 -> 2.92 GB), with the cheaper CPU dropout mask of
-:mod:`.dropout`. Everything else goes through the fused call.
+PointHMR's eight layers. Training with dropout on CPU therefore goes
+through :class:`_AttentionWithDropout`, which keeps for backward only Q,
+K, V, the softmax in the inputs' dtype and a bool dropout mask (from the
+cheaper CPU mask of :mod:`.dropout`) and rebuilds the dropped weights
+there. Everything else goes through the fused call.
 """
 from typing import Optional
 
@@ -22,14 +23,69 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .dropout import FastDropout, fast_dropout
+from .dropout import FastDropout, drop_mask
+
+
+class _AttentionWithDropout(torch.autograd.Function):
+    """``dropout(softmax(Q K^T / sqrt(d), masked)) V`` keeping only Q, K, V,
+    the softmax in the inputs' dtype and the bool dropout mask for backward.
+
+    Written by hand because torch has no fused CPU attention with dropout
+    (see the module docstring) and autograd on the written-out graph keeps
+    an fp32 softmax, the dropped weights and the drop mask, and makes
+    about seven passes over each (B, heads, L, L) tensor each way. Here the
+    softmax scale goes on Q and the dropout scale on the output and its
+    gradient (L x D, not L x L), the mask is filled in place, and
+    backward rebuilds the dropped weights from the kept softmax. The
+    softmax runs in the inputs' dtype; torch's CPU kernel accumulates bf16
+    in fp32.
+    """
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor,
+                attn_mask: Optional[Tensor], p: float) -> Tensor:
+        with torch.autocast('cpu', enabled=False):
+            dtype = v.dtype
+            q = q.to(dtype) * q.shape[-1]**-0.5
+            k = k.to(dtype)
+            scores = torch.matmul(q, k.transpose(-2, -1))
+            if attn_mask is not None:
+                scores.masked_fill_(~attn_mask, float('-inf'))
+            weights = scores.softmax(dim=-1)
+            del scores
+            drop, p_q = drop_mask(weights.shape, p, weights.device)
+            scale = 1. / (1. - p_q)
+            # the 1 / (1 - p) scale goes on the (L, D) output, not (L, L)
+            out = torch.matmul(weights.masked_fill(drop, 0.), v).mul_(scale)
+        ctx.save_for_backward(q, k, v, weights, drop)
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        q, k, v, weights, drop = ctx.saved_tensors
+        scale = ctx.scale
+        grad_out = grad_out.to(v.dtype) * scale
+        dropped = weights.masked_fill(drop, 0.)
+        grad_v = torch.matmul(dropped.transpose(-2, -1), grad_out)
+        del dropped
+        grad_weights = torch.matmul(grad_out, v.transpose(-2, -1))
+        grad_weights.masked_fill_(drop, 0.)
+        # masked keys have weight 0, so their score gradient is 0 too
+        grad_scores = torch.ops.aten._softmax_backward_data(
+            grad_weights, weights, -1, weights.dtype)
+        del grad_weights
+        grad_q = torch.matmul(grad_scores, k).mul_(q.shape[-1]**-0.5)
+        grad_k = torch.matmul(grad_scores.transpose(-2, -1), q)
+        return grad_q, grad_k, grad_v, None, None
 
 
 def _attention_with_dropout(q: Tensor, k: Tensor, v: Tensor,
                             attn_mask: Optional[Tensor],
                             dropout: float) -> Tensor:
     """``scaled_dot_product_attention`` with dropout on the weights, in
-    few saved tensors (see the module docstring).
+    few saved tensors (see the module docstring and
+    :class:`_AttentionWithDropout`).
 
     Args:
         q, k, v: (B, heads, L, D).
@@ -38,13 +94,9 @@ def _attention_with_dropout(q: Tensor, k: Tensor, v: Tensor,
         dropout: Dropout probability on the attention weights.
 
     Returns:
-        Tensor: (B, heads, L, D).
+        Tensor: (B, heads, L, D) in ``v``'s dtype.
     """
-    scores = torch.matmul(q, k.transpose(-2, -1)) * q.shape[-1]**-0.5
-    if attn_mask is not None:
-        scores = scores.masked_fill(~attn_mask, float('-inf'))
-    weights = scores.float().softmax(dim=-1).to(v.dtype)
-    return torch.matmul(fast_dropout(weights, dropout), v)
+    return _AttentionWithDropout.apply(q, k, v, attn_mask, dropout)
 
 
 class MaskedEncoderLayer(nn.Module):

@@ -11,27 +11,62 @@ BCE_LOG_FLOOR = -100.
 
 
 class _SumLogNot(torch.autograd.Function):
-    """``sum(clamp(log(1 - q / k), -100))`` over every element of ``q``,
-    with one temporary (M, P) tensor in forward and one in backward instead
-    of autograd's four kept ones (written by hand for the memory: this is
-    the largest tensor of the loss, B x V x H x W)."""
+    """``sum_m w_m sum_p clamp(log(1 - q_mp / k), -100)`` with one temporary
+    (M, P) tensor in forward and one in backward instead of autograd's four
+    kept ones (written by hand for the memory: this is the largest tensor
+    of the loss, B x V x H x W). The row weights ``w`` (0 or 1) leave rows
+    out without copying the others."""
 
     @staticmethod
-    def forward(ctx, probs: Tensor, children: int) -> Tensor:
-        ctx.save_for_backward(probs)
+    def forward(ctx, probs: Tensor, children: int,
+                row_weights: Tensor) -> Tensor:
+        ctx.save_for_backward(probs, row_weights)
         ctx.children = children
         logs = probs.mul(-1. / children).log1p_()
-        return logs.clamp_(min=BCE_LOG_FLOOR).sum()
+        return logs.clamp_(min=BCE_LOG_FLOOR).sum(dim=1).dot(row_weights)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        probs, = ctx.saved_tensors
+        probs, row_weights = ctx.saved_tensors
         children = ctx.children
         # d/dq log(1 - q/k) = -1 / (k - q); zero where the clamp held
         not_child = probs.mul(-1. / children).add_(1.)
         clamped = not_child < math.exp(BCE_LOG_FLOOR)  # log(.) < floor
         out = not_child.mul_(-children).reciprocal_()
-        return out.masked_fill_(clamped, 0.).mul_(grad), None
+        out.masked_fill_(clamped, 0.).mul_((row_weights * grad)[:, None])
+        return out, None, None
+
+
+def _clamped_log(x: Tensor, log, finite_at: float) -> Tensor:
+    """``max(log(x), -100)`` whose gradient is 0, not NaN, where the clamp
+    holds (``log(0) = -inf`` times a zero gradient is NaN in autograd);
+    ``finite_at`` is any input where ``log`` is finite."""
+    with torch.no_grad():
+        held = log(x) < BCE_LOG_FLOOR
+    safe = log(x.masked_fill(held, finite_at))
+    return safe.masked_fill(held, BCE_LOG_FLOOR)
+
+
+def target_terms(probs: Tensor, target_index: Tensor, children: int):
+    """Rows that have a target, and their target pixels' upsampled
+    probability ``q_t / k``.
+
+    Args:
+        probs: (M, P).
+        target_index: (M,) long, -1 for rows left out.
+        children: k.
+
+    Returns:
+        tuple: (M,) bool of the rows kept, and (M',) ``q_t / k`` of those.
+    """
+    if target_index.shape != probs.shape[:1]:
+        raise ValueError(f'target_index has shape {tuple(target_index.shape)}'
+                         f', expected ({probs.shape[0]},) for probs of shape '
+                         f'{tuple(probs.shape)}')
+    kept = target_index >= 0
+    # q / k is exact in floating point (k is a power of two or small).
+    child = probs.gather(1, target_index.clamp(min=0)[:, None])[:, 0]
+    return kept, child[kept] / children
 
 
 @MODELS.register_module()
@@ -69,22 +104,25 @@ class HeatmapBCELoss(nn.Module):
             probs: (M, P) per-vertex softmax over the P = H * W pixels of
                 the map itself (fp32 recommended).
             target_index: (M,) long, the pixel of the map (the parent of
-                the upsampled target pixel) that holds each row's target.
+                the upsampled target pixel) that holds each row's target,
+                or -1 for a row left out (no label, or a target off the
+                map). Rows are left out by weight, not copied out.
 
         Returns:
-            Tensor: scalar, the mean over the M x (k * P) upsampled
-            elements; 0 when M = 0.
+            Tensor: scalar, the mean over the M' x (k * P) upsampled
+            elements of the M' rows kept; 0 when none is.
         """
-        if probs.shape[0] == 0:
-            return probs.sum() * 0.
         children = self.upscale**2
-        # q / k is exact in floating point (k is a power of two or small).
-        child_target = probs.gather(1, target_index[:, None]) / children
-        log_target = torch.log(child_target).clamp(min=BCE_LOG_FLOOR)
-        log_not_target = torch.log1p(-child_target).clamp(min=BCE_LOG_FLOOR)
-        total = (-children * _SumLogNot.apply(probs, children) +
+        kept, child_target = target_terms(probs, target_index, children)
+        if child_target.numel() == 0:
+            return probs.sum() * 0.
+        log_target = _clamped_log(child_target, torch.log, 1.)
+        log_not_target = _clamped_log(-child_target, torch.log1p, 0.)
+        total = (-children * _SumLogNot.apply(probs, children,
+                                              kept.to(probs.dtype)) +
                  (log_not_target - log_target).sum())
-        return self.loss_weight * total / (probs.numel() * children)
+        return self.loss_weight * total / (
+            child_target.numel() * probs.shape[1] * children)
 
     def extra_repr(self) -> str:
         return f'loss_weight={self.loss_weight}, upscale={self.upscale}'

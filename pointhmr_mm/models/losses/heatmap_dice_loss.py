@@ -2,6 +2,7 @@
 from torch import Tensor, nn
 
 from pointhmr_mm.registry import MODELS
+from .heatmap_bce_loss import target_terms
 
 
 @MODELS.register_module()
@@ -33,17 +34,18 @@ class HeatmapDiceLoss(nn.Module):
     def forward(self, probs: Tensor, target_index: Tensor) -> Tensor:
         """Args:
             probs: (M, P) per-vertex softmax over the P pixels of the map.
-            target_index: (M,) long, the map pixel holding each target.
+            target_index: (M,) long, the map pixel holding each target, or
+                -1 for a row left out.
 
         Returns:
-            Tensor: scalar; 0 when M = 0.
+            Tensor: scalar, the mean over the rows kept; 0 when none is.
         """
-        if probs.shape[0] == 0:
+        kept, intersection = target_terms(probs, target_index,
+                                          self.upscale**2)
+        if intersection.numel() == 0:
             return probs.sum() * 0.
-        intersection = probs.gather(1, target_index[:, None]).squeeze(1) / \
-            self.upscale**2
         # A one-hot target sums to 1 per row.
-        union = probs.sum(dim=1) + 1.
+        union = probs.sum(dim=1)[kept] + 1.
         dice = 2 * (intersection + self.smooth) / (union + 2 * self.smooth)
         return self.loss_weight * (1. - dice).mean()
 

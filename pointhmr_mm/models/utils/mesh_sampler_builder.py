@@ -34,6 +34,7 @@ from .mesh_sampler import MeshSampler, adjacency_from_faces
 MIN_LEVEL_VERTICES = 4
 SNAP_CANDIDATES = 16  # nearest fine vertices tried when snapping
 FACE_CANDIDATES = 16  # nearest coarse faces (by centroid) per fine vertex
+BARYCENTRIC_SNAP = 1e-9  # |weight| below this is rounding: 0
 
 
 def _clean(vertices: np.ndarray,
@@ -139,6 +140,11 @@ def _barycentric_upsampling(fine: np.ndarray, coarse: np.ndarray,
     best = cand[rows, pick]
     bary = trimesh.triangles.points_to_barycentric(
         triangles[best], closest.reshape(-1, k, 3)[rows, pick])
+    # A point on an edge or corner gets rounding-level weights (1e-17 on
+    # one machine, 0 on another): snap them to 0 so that the matrices'
+    # sparsity does not depend on the machine.
+    bary = np.where(np.abs(bary) < BARYCENTRIC_SNAP, 0., bary)
+    bary /= bary.sum(1, keepdims=True)
     # Selected vertices map to themselves; all others keep 3 weights.
     free = np.ones(len(fine), dtype=bool)
     free[selected] = False

@@ -156,6 +156,39 @@ def test_shape_space_recovers_a_linear_family():
         shape_space(samples[:, :10], template, num_betas=3)
 
 
+def test_shape_space_signs_do_not_follow_the_eigensolver(monkeypatch):
+    """Directions come out the same whatever signs the eigensolver picks
+    (here provoked by reordering the samples), also for a mirror-symmetric
+    body whose largest entries are tied between mirrored vertices: such a
+    tie flipped directions between machines under a largest-entry rule."""
+    rng = np.random.default_rng(2)
+    half = rng.normal(size=(25, 3))
+    template = np.concatenate([half, half * [-1, 1, 1]])  # mirrored in x
+    basis = rng.normal(size=(3, 25, 3)) * [0.1, 1, 1]
+    # antisymmetric directions: each vertex's mirror moves by the negated
+    # mirror image of its motion, so the largest (y, z) entries are tied
+    # in magnitude and opposite in sign between mirrored vertices
+    basis = np.concatenate([basis, basis * [1, -1, -1]], axis=1)
+    codes = rng.normal(size=(40, 3)) * [3., 2., 1.]
+    samples = template + np.einsum('sk,kvc->svc', codes, basis)
+    dirs, betas, _ = shape_space(samples, template, num_betas=3)
+    # rounding-level differences (another machine's BLAS) break the ties
+    # either way; reordering the samples changes the eigensolver's signs
+    for seed in range(4):
+        noise = np.random.default_rng(seed).normal(size=samples.shape)
+        order = np.random.default_rng(seed).permutation(len(samples))
+        dirs2, betas2, _ = shape_space((samples + 1e-11 * noise)[order],
+                                       template, num_betas=3)
+        np.testing.assert_allclose(dirs2, dirs, atol=1e-8)
+        np.testing.assert_allclose(betas2, betas[order], atol=1e-7)
+    # and against flipped eigenvectors directly
+    eigh = np.linalg.eigh
+    monkeypatch.setattr(np.linalg, 'eigh',
+                        lambda a: (lambda w, v: (w, -v))(*eigh(a)))
+    dirs3, _, _ = shape_space(samples, template, num_betas=3)
+    np.testing.assert_allclose(dirs3, dirs, atol=1e-12)
+
+
 def test_convex_row_follows_a_point_across_shapes():
     rng = np.random.default_rng(1)
     base = rng.uniform(-1, 1, (60, 3))

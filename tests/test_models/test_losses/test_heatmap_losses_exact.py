@@ -142,3 +142,62 @@ def test_head_loss_allocates_nothing_of_upsampled_size(mesh_sampler_file):
     assert 0 < mode.largest < upsampled
     # the map itself is the largest thing the loss needs
     assert mode.largest <= batch * vertices * side * side
+
+
+@pytest.mark.parametrize('name', ['HeatmapBCELoss', 'HeatmapDiceLoss'])
+def test_rows_left_out_by_index_equal_rows_removed(name):
+    """Index -1 leaves a row out: the same value and gradient as removing
+    it from the input, and no gradient on it."""
+    logits, gt, camera = random_case()
+    loss = MODELS.build(dict(type=name))
+
+    def probs():
+        return logits.flatten(2).softmax(-1).flatten(0, 1)
+
+    head = MaskedMeshTransformerHead
+    size = logits.shape[-1] * UPSCALE
+    index = head.parent_pixels(
+        head.heatmap_targets(gt, camera, size), size, UPSCALE).flatten()
+    kept = index >= 0
+    assert 0 < kept.sum() < len(kept)
+    out = loss(probs(), index)
+    grad, = torch.autograd.grad(out, logits)
+    ref = loss(probs()[kept], index[kept])
+    ref_grad, = torch.autograd.grad(ref, logits)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-12)
+    assert (grad.flatten(0, 1)[~kept] == 0).all()
+    # nothing kept: 0 with a gradient of 0
+    none = loss(probs(), torch.full_like(index, -1))
+    assert none.item() == 0
+    assert (torch.autograd.grad(none, logits)[0] == 0).all()
+    with pytest.raises(ValueError, match='target_index has shape'):
+        loss(probs(), index[:-1])
+
+
+def test_bce_gradient_where_the_log_is_clamped():
+    """At the map's own resolution (upscale 1) a pixel of probability 1
+    makes log(1 - q) -inf and a target pixel of probability 0 log(q)
+    -inf: both are clamped at -100 as in F.binary_cross_entropy, and the
+    gradient stays finite."""
+    # the loss takes any values in [0, 1]; exact 0s elsewhere would hit
+    # F.binary_cross_entropy's own degenerate gradient, (p - t) / eps
+    probs = torch.tensor([[1., 0., 0.2, 0.3], [0.25, 0.25, 0.25, 0.25]],
+                         dtype=torch.float64, requires_grad=True)
+    index = torch.tensor([1, 2])
+    bce = MODELS.build(dict(type='HeatmapBCELoss', loss_weight=1.,
+                            upscale=1))
+    out = bce(probs, index)
+    grad, = torch.autograd.grad(out, probs)
+    target = F.one_hot(index, 4).to(probs.dtype)
+    leaf = probs.detach().requires_grad_()
+    ref = F.binary_cross_entropy(leaf, target)
+    ref_grad, = torch.autograd.grad(ref, leaf)
+    torch.testing.assert_close(out, ref)
+    assert torch.isfinite(grad).all()
+    # Where a log is clamped the closed form's gradient is 0, the
+    # derivative of the value it returns; F.binary_cross_entropy's is
+    # (p - t) / max(p (1 - p), 1e-12) there. Everywhere else they agree.
+    assert grad[0, 0] == 0 and grad[0, 1] == 0
+    torch.testing.assert_close(grad[1], ref_grad[1])
+    torch.testing.assert_close(grad[0, 2:], ref_grad[0, 2:])

@@ -7,6 +7,7 @@ from typing import Tuple
 import numpy as np
 
 NUM_BETAS = 10
+SIGN_SEED = 0  # of the vector that fixes each direction's sign
 
 
 def shape_space(samples: np.ndarray, template: np.ndarray,
@@ -42,8 +43,8 @@ def shape_space(samples: np.ndarray, template: np.ndarray,
     sigma = np.sqrt(np.maximum(eigval[order], 0.))
     left = left[:, order]
     right = (left.T @ offsets) / sigma[:, None]
-    sign = np.sign(right[np.arange(num_betas),
-                         np.abs(right).argmax(1)])
+    anchor = np.random.default_rng(SIGN_SEED).standard_normal(right.shape[1])
+    sign = np.where(right @ anchor < 0, -1., 1.)
     left, right = left * sign, right * sign[:, None]
     std = sigma / np.sqrt(len(samples))
     shapedirs = (right * std[:, None]).T.reshape(*template.shape, num_betas)
