@@ -7,8 +7,9 @@ _base_ = [
 sync_bn = 'torch'
 
 # Training mode (README "Speed and memory"; measured with
-# tools/analysis/benchmark_train_step.py): bf16 autocast and channels-last
-# convolutions where they are faster ('auto': CUDA or an AMX CPU;
+# tools/analysis/benchmark_train_step.py): bf16 autocast where it is faster
+# (CUDA, or a CPU with AMX or AVX-512 BF16), channels-last convolutions
+# where they are faster (CUDA or an AMX CPU; in both cases 'auto';
 # tools/train.py --no-amp for fp32 anywhere, --amp for bf16 anywhere),
 # activation checkpointing of the backbone's blocks, the neck's decoders
 # and the transformer's layers, and Adam's fused kernel (the same update,

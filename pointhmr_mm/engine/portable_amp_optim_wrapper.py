@@ -5,7 +5,7 @@ import torch
 from mmengine.device import get_device
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
-from pointhmr_mm.models.utils.precision import cpu_has_amx
+from pointhmr_mm.models.utils.precision import cpu_bf16_pays
 from pointhmr_mm.registry import OPTIM_WRAPPERS
 
 AMP_CHOICES = (True, False, 'auto')
@@ -27,10 +27,9 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
         loss_scale: As :class:`AmpOptimWrapper` (used for fp16 only).
         dtype: Autocast dtype, ``'bfloat16'`` (default) or ``'float16'``.
         enabled: True, False (plain fp32 training through this wrapper) or
-            ``'auto'``: on with CUDA or on a CPU with AMX, where bf16 pays
-            (benchmark_train_step.py, W32 batch 4: 2.62 s against 7.34 s
-            in fp32 on an AMX Xeon; 12.08 s against 9.14 s on an
-            AVX-512-BF16 EPYC without AMX).
+            ``'auto'``: on with CUDA or on a CPU with AMX or AVX-512 BF16,
+            where bf16 pays (see :func:`cpu_bf16_pays`); off elsewhere,
+            e.g. on an AVX2-only CPU, where bf16 is emulated.
         **kwargs: Passed to :class:`AmpOptimWrapper` / ``OptimWrapper``.
     """
 
@@ -49,7 +48,7 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
             dtype = getattr(torch, dtype)
         device = get_device()
         if enabled == 'auto':
-            enabled = device == 'cuda' or cpu_has_amx()
+            enabled = device == 'cuda' or cpu_bf16_pays()
         self.amp_enabled = bool(enabled)
         if not self.amp_enabled or dtype in UNSCALED_DTYPES:
             OptimWrapper.__init__(self, **kwargs)

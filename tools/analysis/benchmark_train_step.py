@@ -38,7 +38,8 @@ from mmengine.runner.amp import autocast
 
 from pointhmr_mm.engine.entry_points import (AMP_WRAPPERS, add_amp_args,
                                              apply_amp_args)
-from pointhmr_mm.models.utils.precision import cpu_has_amx
+from pointhmr_mm.models.utils.precision import (cpu_has_amx,
+                                                 cpu_has_avx512_bf16)
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.utils import register_all_modules
 from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
@@ -194,7 +195,7 @@ def run(args: argparse.Namespace) -> dict:
         config=args.config, batch=args.batch, image_size=size,
         device=args.device, dtype=dtype, threads=torch.get_num_threads(),
         stand_in_body_model=stand_in, processor=processor_name(),
-        cpu_amx=cpu_has_amx(),
+        cpu_amx=cpu_has_amx(), cpu_avx512_bf16=cpu_has_avx512_bf16(),
         channels_last=bool(getattr(model, 'channels_last', False)),
         train_step_s=statistics.median(train_times),
         train_step_all_s=train_times,
@@ -223,7 +224,9 @@ def print_table(result: dict) -> None:
         ('device / dtype / threads',
          f"{result['device']} / {result['dtype']} / {result['threads']}"),
         ('batch / image size', f"{result['batch']} / {result['image_size']}"),
-        ('processor (AMX)', f"{result['processor']} ({result['cpu_amx']})"),
+        ('processor (AMX / AVX-512 BF16)',
+         f"{result['processor']} ({result['cpu_amx']} / "
+         f"{result['cpu_avx512_bf16']})"),
         ('channels-last', str(result['channels_last'])),
         ('train step (median)', f"{result['train_step_s']:.3f} s"),
         ('train step (all)',

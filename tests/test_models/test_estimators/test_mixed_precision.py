@@ -49,19 +49,23 @@ def test_wrapper_autocasts_bf16_on_cpu_and_steps():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only check')
-@pytest.mark.parametrize('amx', [True, False])
-def test_auto_amp_is_on_only_where_it_pays(monkeypatch, amx):
-    """enabled='auto': bf16 on an AMX CPU, fp32 (no autocast) without."""
+@pytest.mark.parametrize('amx, avx512_bf16', [(True, False), (False, True),
+                                               (False, False)])
+def test_auto_amp_is_on_only_where_it_pays(monkeypatch, amx, avx512_bf16):
+    """enabled='auto': bf16 on a CPU with AMX or AVX-512 BF16, fp32 (no
+    autocast) without either."""
     register_all_modules()
-    import pointhmr_mm.engine.portable_amp_optim_wrapper as wrapper_module
-    monkeypatch.setattr(wrapper_module, 'cpu_has_amx', lambda: amx)
+    import pointhmr_mm.models.utils.precision as precision
+    monkeypatch.setattr(precision, 'cpu_has_amx', lambda: amx)
+    monkeypatch.setattr(precision, 'cpu_has_avx512_bf16', lambda: avx512_bf16)
+    on = amx or avx512_bf16
     layer = nn.Linear(4, 4)
     wrapper = build_optim_wrapper(layer, dict(copy.deepcopy(AMP),
                                               enabled='auto'))
     with wrapper.optim_context(layer):
         out = layer(torch.randn(2, 4))
-    assert out.dtype == (torch.bfloat16 if amx else torch.float32)
-    assert wrapper.cast_dtype == (torch.bfloat16 if amx else None)
+    assert out.dtype == (torch.bfloat16 if on else torch.float32)
+    assert wrapper.cast_dtype == (torch.bfloat16 if on else None)
     wrapper.update_params(out.float().pow(2).mean())
     with pytest.raises(ValueError, match='enabled'):
         build_optim_wrapper(layer, dict(copy.deepcopy(AMP), enabled='yes'))
@@ -189,8 +193,11 @@ def test_channels_last_setting_is_checked(model_cfg):
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only check')
 @pytest.mark.parametrize('amx', [True, False])
 def test_auto_channels_last_follows_amx(monkeypatch, model_cfg, amx):
+    """channels_last='auto' follows AMX alone: AVX-512 BF16 does not turn
+    it on (slower there, DEVELOPERS.md)."""
     import pointhmr_mm.models.utils.precision as precision
     monkeypatch.setattr(precision, 'cpu_has_amx', lambda: amx)
+    monkeypatch.setattr(precision, 'cpu_has_avx512_bf16', lambda: True)
     assert precision.resolve_channels_last('auto') is amx
     model = build(dict(copy.deepcopy(model_cfg), channels_last='auto'))
     assert model.channels_last is amx
