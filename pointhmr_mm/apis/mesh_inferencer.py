@@ -14,7 +14,6 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
-import trimesh
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 from tqdm import tqdm
@@ -310,6 +309,7 @@ class MeshInferencer:
 
     def _write_image_predictions(self, item, name: str, people: List[dict],
                                  out: Path) -> None:
+        import trimesh  # here, not at import: 65 MB that training never needs
         for k, person in enumerate(people):
             trimesh.Trimesh(person['vertices'], self.faces,
                             process=False).export(

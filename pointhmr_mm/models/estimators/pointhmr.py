@@ -10,7 +10,9 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
+from torch.utils.checkpoint import set_checkpoint_early_stop
 
+from pointhmr_mm.models.utils.checkpointing import guard_batch_norm_recompute
 from pointhmr_mm.models.utils.precision import (full_precision,
                                                resolve_channels_last,
                                                to_float)
@@ -209,7 +211,12 @@ class PointHMR(BaseModel):
     # ------------------------------------------------------------------ #
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict:
         """Losses of a batch; see ``MaskedMeshTransformerHead.loss``."""
-        outputs = self._run(inputs)
+        # checkpointed blocks must not count a batch twice in their BN
+        # statistics; here, not in __init__, as the Runner may replace the
+        # BNs (sync_bn) after building the model
+        guard_batch_norm_recompute(self)
+        with set_checkpoint_early_stop(False):
+            outputs = self._run(inputs)
         gt_vertices, _ = self.gt_meshes(self._stack(data_samples, 'gt_pose'),
                                         self._stack(data_samples, 'gt_betas'))
         targets = dict(

@@ -21,10 +21,8 @@ Shape shorthand: N fine vertices, n coarse vertices, F faces.
 """
 from typing import List, Sequence, Tuple
 
-import fast_simplification
 import numpy as np
 import scipy.sparse as sp
-import trimesh
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
@@ -53,6 +51,7 @@ def _decimate(vertices: np.ndarray, faces: np.ndarray,
               target: int) -> Tuple[np.ndarray, np.ndarray]:
     """(<= target, 3) vertices and their faces, as close to target as the
     decimation allows."""
+    import fast_simplification  # imported where used, as trimesh
 
     def run(face_budget: int):
         return _clean(*fast_simplification.simplify(
@@ -103,6 +102,7 @@ def _fill_to_target(fine: np.ndarray, selected: np.ndarray,
                     faces: np.ndarray, target: int):
     """Add farthest fine vertices, each splitting its nearest coarse
     triangle into three, until ``target`` vertices are selected."""
+    import trimesh  # here, not at import: 65 MB that training never needs
     selected, faces = list(selected), faces.copy()
     gap = cKDTree(fine[selected]).query(fine)[0]
     while len(selected) < target:
@@ -127,6 +127,7 @@ def _barycentric_upsampling(fine: np.ndarray, coarse: np.ndarray,
                             faces: np.ndarray,
                             selected: np.ndarray) -> sp.csr_matrix:
     """(N, n) weights of each fine vertex on its closest coarse point."""
+    import trimesh  # see _fill_to_target
     triangles = coarse[faces]
     k = min(FACE_CANDIDATES, len(faces))
     _, cand = cKDTree(triangles.mean(1)).query(fine, k=k)

@@ -129,6 +129,13 @@ def test_checkpointed_decoders_give_the_same_gradients(model_cfg):
         grads.append({n: p.grad for n, p in model.named_parameters()
                       if p.grad is not None})
     assert grads[0].keys() == grads[1].keys()
+    # the recomputed forwards leave the BN statistics as one forward does
+    stats = [{n: b for n, b in m.named_buffers()
+              if 'running' in n or 'num_batches' in n}
+             for m in (plain, checkpointed)]
+    assert stats[0].keys() == stats[1].keys() and stats[0]
+    for name, ref in stats[0].items():
+        torch.testing.assert_close(stats[1][name], ref, msg=name)
     for name, ref in grads[0].items():
         # recomputation reorders float sums: tolerance relative to the
         # tensor's largest gradient
