@@ -1,4 +1,5 @@
-"""tools/misc (browse_dataset, print_config, publish_model) and the FLOP
+"""tools/misc (browse_dataset, print_config, publish_model,
+readme_pictures) and the FLOP
 count of tools/analysis (get_flops, benchmark_model)."""
 import hashlib
 import subprocess
@@ -20,6 +21,7 @@ import browse_dataset  # noqa: E402
 import get_flops  # noqa: E402
 import print_config  # noqa: E402
 import publish_model  # noqa: E402
+import readme_pictures  # noqa: E402
 
 register_all_modules()
 
@@ -158,3 +160,22 @@ def test_benchmark_model_runs_at_the_configs_size(tiny_run):
     assert result.returncode == 0, result.stderr[-2000:]
     assert f'(1, 3, {CROP}, {CROP})' in result.stdout
     assert 'GFLOPs' in result.stdout and 'ms/image' in result.stdout
+
+
+def test_readme_pictures_rows_of_input_overlay_and_side(tiny_run, tmp_path):
+    config, ckpt, data = tiny_run
+    out = tmp_path / 'docs'
+    assert readme_pictures.main([str(config), str(ckpt), '--data', str(data),
+                                 '--indices', '0', '2', '--height', '64',
+                                 '--out-dir', str(out)]) == 0
+    photo = cv2.imread(str(out / 'demo_astronaut.jpg'))
+    held_out = cv2.imread(str(out / 'demo_synthetic.jpg'))
+    # astronaut: three square 512 px panels at 64 px; held out: two samples
+    # of three square panels at 48 px
+    assert photo.shape == (64, 3 * 64, 3)
+    assert held_out.shape == (48, 2 * 3 * 48, 3)
+    # the overlay differs from the input: a mesh was drawn
+    assert np.abs(photo[:, 64:128].astype(int) - photo[:, :64]).mean() > 1
+    with pytest.raises(ValueError, match='--indices: 99'):
+        readme_pictures.main([str(config), str(ckpt), '--data', str(data),
+                              '--indices', '99', '--out-dir', str(out)])
