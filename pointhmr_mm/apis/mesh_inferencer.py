@@ -309,7 +309,7 @@ class MeshInferencer:
 
     def _write_image_predictions(self, item, name: str, people: List[dict],
                                  out: Path) -> None:
-        import trimesh  # here, not at import: 65 MB that training never needs
+        import trimesh  # here, not at import: training never needs it
         for k, person in enumerate(people):
             trimesh.Trimesh(person['vertices'], self.faces,
                             process=False).export(

@@ -98,6 +98,7 @@ class PointHMR(BaseModel):
             cfg['gender'] = gender
             self.body_models[gender] = MODELS.build(cfg)
             _freeze_as_constants(self.body_models[gender])
+        self._batch_norms_guarded = False  # see loss()
         self.channels_last = resolve_channels_last(channels_last)
         if self.channels_last:
             # 4D weights become NHWC; later loads copy into them in place
@@ -212,9 +213,11 @@ class PointHMR(BaseModel):
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict:
         """Losses of a batch; see ``MaskedMeshTransformerHead.loss``."""
         # checkpointed blocks must not count a batch twice in their BN
-        # statistics; here, not in __init__, as the Runner may replace the
-        # BNs (sync_bn) after building the model
-        guard_batch_norm_recompute(self)
+        # statistics; at the first training step, not in __init__, as the
+        # Runner replaces the BNs (sync_bn) after building the model
+        if not self._batch_norms_guarded:
+            guard_batch_norm_recompute(self)
+            self._batch_norms_guarded = True
         with set_checkpoint_early_stop(False):
             outputs = self._run(inputs)
         gt_vertices, _ = self.gt_meshes(self._stack(data_samples, 'gt_pose'),

@@ -56,9 +56,9 @@ def _restore_after(module: _BatchNorm, args, output) -> None:
 def guard_batch_norm_recompute(model: nn.Module) -> int:
     """Install the guard on every batch norm of ``model`` that lacks it.
 
-    Cheap to call on every training step: a module converted later (e.g.
-    to ``SyncBatchNorm`` by the Runner) is new and gets the guard on the
-    next call. Run the forward under
+    Call it again after replacing batch norms (e.g. converting them to
+    ``SyncBatchNorm``): the new modules lack the guard. Run the forward
+    under
     ``torch.utils.checkpoint.set_checkpoint_early_stop(False)``: a
     non-reentrant recomputation that stops early (torch's default) stops
     before the hook that puts the statistics back.
@@ -73,6 +73,4 @@ def guard_batch_norm_recompute(model: nn.Module) -> int:
             module.register_forward_hook(_restore_after)
             setattr(module, _GUARD, True)
             added += 1
-        elif isinstance(module, _BatchNorm):
-            _restore_after(module, None, None)
     return added

@@ -102,7 +102,7 @@ def _fill_to_target(fine: np.ndarray, selected: np.ndarray,
                     faces: np.ndarray, target: int):
     """Add farthest fine vertices, each splitting its nearest coarse
     triangle into three, until ``target`` vertices are selected."""
-    import trimesh  # here, not at import: 65 MB that training never needs
+    import trimesh  # here, not at import: training never needs it
     selected, faces = list(selected), faces.copy()
     gap = cKDTree(fine[selected]).query(fine)[0]
     while len(selected) < target:
