@@ -1,9 +1,11 @@
 """mmengine's AMP optim wrapper, also on CPU (bf16 autocast)."""
+from contextlib import contextmanager
 from typing import Union
 
 import torch
 from mmengine.device import get_device
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.runner.amp import autocast
 
 from pointhmr_mm.models.utils.precision import cpu_bf16_pays
 from pointhmr_mm.registry import OPTIM_WRAPPERS
@@ -65,7 +67,19 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
         super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)
 
     def optim_context(self, model):
-        """mmengine's AMP context, or the plain one when AMP is off."""
+        """mmengine's AMP context on the model's device, or the plain one
+        when AMP is off."""
         if not self.amp_enabled:
             return OptimWrapper.optim_context(self, model)
-        return super().optim_context(model)
+        return self._amp_context(model)
+
+    @contextmanager
+    def _amp_context(self, model):
+        # mmengine autocasts on get_device(), i.e. CUDA whenever a GPU
+        # exists, which leaves a model on the CPU of such a machine in fp32;
+        # autocast where the model's parameters are instead.
+        param = next(model.parameters(), None)
+        device_type = param.device.type if param is not None else None
+        with OptimWrapper.optim_context(self, model), autocast(
+                device_type=device_type, dtype=self.cast_dtype):
+            yield

@@ -93,11 +93,12 @@ def point_model_at_stand_in(model_cfg: dict, files: Dict[str, str]) -> dict:
     return model_cfg
 
 
-def synthetic_batch(batch: int, image_size: int,
-                    seed: int = 0) -> Dict[str, list]:
+def synthetic_batch(batch: int, image_size: int, seed: int = 0,
+                    labelled: bool = True) -> Dict[str, list]:
     """A training batch as the data loader gives it: uint8 (3, S, S) images
     and data samples packed by ``PackMeshInputs`` with SMPL labels and
-    confident 2D/3D joints."""
+    confident 2D/3D joints (``labelled=False``: no SMPL label, so
+    prediction builds no GT mesh, as for a user's images)."""
     from pointhmr_mm.datasets.transforms import PackMeshInputs
     rng = np.random.default_rng(seed)
     pack = PackMeshInputs()
@@ -116,7 +117,7 @@ def synthetic_batch(batch: int, image_size: int,
             smpl_pose=rng.normal(0., POSE_STD, NUM_POSE).astype(np.float32),
             smpl_betas=rng.normal(0., BETAS_STD,
                                   NUM_BETAS).astype(np.float32),
-            has_smpl=1.)
+            has_smpl=float(labelled))
         packed = pack(results)
         inputs.append(packed['inputs'])
         samples.append(packed['data_samples'])

@@ -1,6 +1,7 @@
 """tools/analysis/benchmark_train_step.py and its helpers: the stand-in
 body model meets its sizes exactly, and the tool measures a config whose
-body-model files are absent (fp32 and bf16) and writes the JSON keys."""
+body-model files are absent (bf16) and writes the JSON keys, throughput
+included."""
 import importlib.util
 import json
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_tool_writes_json_without_body_model_files(tmp_path):
     tool = load_tool()
     out = tmp_path / 'bench.json'
     argv = [str(QUICKSTART), '--batch', '2', '--iters', '1',
-            '--infer-iters', '1', '--json', str(out),
+            '--infer-iters', '1', '--infer-batch', '3', '--json', str(out),
             '--cfg-options',
             f'model.body_model.model_path={tmp_path}/absent/smpl']
     assert tool.main(argv + ['--amp']) == 0
@@ -78,3 +79,8 @@ def test_tool_writes_json_without_body_model_files(tmp_path):
     assert result['flops_per_image'] > 0
     assert result['flops_per_image'] >= sum(result['flops_by_part'].values())
     assert result['params'] == sum(result['params_by_part'].values())
+    # throughput: training at --batch, inference at --infer-batch
+    assert result['train_images_per_s'] == 2 / result['train_step_s']
+    assert result['infer_batch'] == 3 and result['infer_batch_s'] > 0
+    assert result['infer_images_per_s'] == 3 / result['infer_batch_s']
+    assert result['compile'] is False and result['gpu'] is None

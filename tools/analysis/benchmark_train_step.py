@@ -2,15 +2,17 @@
 
     python tools/analysis/benchmark_train_step.py CONFIG [--batch 4]
         [--iters 3] [--device cpu|cuda] [--json OUT] [--amp | --no-amp]
-        [--cfg-options k=v ...]
+        [--infer-batch N] [--cfg-options k=v ...]
 
 A step is ``model.train_step(data, optim_wrapper)`` with the config's optim
 wrapper built by mmengine (AMP included when the config, or ``--amp``, asks
 for it): data preprocessing, forward, losses, backward and the optimiser
 step, on a synthetic batch packed like the data loader's. ``compile=True``
 (or a dict) in the config compiles ``train_step`` as mmengine's Runner
-does. Also reported: inference at batch 1 (``test_step``, autocast in the
-AMP dtype), peak memory after the timed steps (CPU: the process's VmHWM;
+does. Also reported: inference at batch 1 (``test_step`` on unlabelled
+images, as for a user's photos, so no GT mesh is built; autocast in the
+AMP dtype; with ``--infer-batch N`` also at batch N, for throughput),
+peak memory after the timed steps (CPU: the process's VmHWM;
 CUDA: the allocator peak), forward FLOPs per image at batch 1
 (``torch.utils.flop_counter``) and parameters.
 
@@ -61,6 +63,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='timed training steps (after --warmup)')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--infer-iters', type=int, default=5)
+    parser.add_argument('--infer-batch', type=int, default=1,
+                        help='also time inference at this batch (images/s '
+                        'on a GPU); infer_s is always batch 1')
     parser.add_argument('--image-size', type=int,
                         help="default: the config's crop_size, else 224")
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
@@ -72,7 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'folder)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
-    for name in ('batch', 'iters', 'infer_iters'):
+    for name in ('batch', 'iters', 'infer_iters', 'infer_batch'):
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
     if args.device == 'cuda' and not torch.cuda.is_available():
@@ -136,14 +141,18 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_train_steps(model, optim_wrapper, data, args, cfg) -> list:
-    train_step = model.train_step
+def maybe_compile(fn, cfg):
+    """``fn`` compiled as mmengine's Runner._maybe_compile compiles
+    ``train_step`` when the config sets ``compile``; else ``fn``."""
     compile_cfg = cfg.get('compile')
-    if compile_cfg:
-        # as mmengine's Runner._maybe_compile
-        train_step = torch.compile(
-            train_step, **(compile_cfg if isinstance(compile_cfg, dict)
-                           else {}))
+    if not compile_cfg:
+        return fn
+    return torch.compile(
+        fn, **(compile_cfg if isinstance(compile_cfg, dict) else {}))
+
+
+def time_train_steps(model, optim_wrapper, data, args, cfg) -> list:
+    train_step = maybe_compile(model.train_step, cfg)
     times, cpu_times = [], []
     for i in range(args.warmup + args.iters):
         _sync(args.device)
@@ -158,17 +167,19 @@ def time_train_steps(model, optim_wrapper, data, args, cfg) -> list:
     return times, cpu_times
 
 
-def time_inference(model, data, args, dtype) -> list:
-    model.eval()
+def time_inference(test_step, data, args, dtype) -> list:
+    """Seconds per ``test_step(data)`` (model in eval mode), after
+    ``args.warmup`` untimed calls (a compiled step compiles in the
+    first)."""
     times = []
     with torch.no_grad(), autocast(device_type=args.device, dtype=dtype,
                                    enabled=dtype is not None):
-        for i in range(1 + args.infer_iters):  # one warm-up
+        for i in range(args.warmup + args.infer_iters):
             _sync(args.device)
             start = time.perf_counter()
-            model.test_step(data)
+            test_step(data)
             _sync(args.device)
-            if i:
+            if i >= args.warmup:
                 times.append(time.perf_counter() - start)
     return times
 
@@ -195,6 +206,8 @@ def run(args: argparse.Namespace) -> dict:
         config=args.config, batch=args.batch, image_size=size,
         device=args.device, dtype=dtype, threads=torch.get_num_threads(),
         stand_in_body_model=stand_in, processor=processor_name(),
+        gpu=(torch.cuda.get_device_name()
+             if args.device == 'cuda' else None),
         cpu_amx=cpu_has_amx(), cpu_avx512_bf16=cpu_has_avx512_bf16(),
         channels_last=bool(getattr(model, 'channels_last', False)),
         train_step_s=statistics.median(train_times),
@@ -205,9 +218,26 @@ def run(args: argparse.Namespace) -> dict:
         train_peak_rss_bytes=peak_rss_bytes(),
         train_peak_cuda_bytes=(torch.cuda.max_memory_allocated()
                                if args.device == 'cuda' else None))
-    single = synthetic_batch(1, size, seed=1)
+    result['train_images_per_s'] = args.batch / result['train_step_s']
+    model.eval()
+    # Compiled as the training step is, when the config asks (mmengine's
+    # Runner compiles only train_step; this shows what compiling gives).
+    test_step = maybe_compile(model.test_step, cfg)
+    single = synthetic_batch(1, size, seed=1, labelled=False)
     result['infer_s'] = statistics.median(
-        time_inference(model, single, args, amp_dtype))
+        time_inference(test_step, single, args, amp_dtype))
+    result['infer_batch'] = args.infer_batch
+    if args.infer_batch > 1:
+        result['infer_batch_s'] = statistics.median(time_inference(
+            test_step, synthetic_batch(args.infer_batch, size, seed=2,
+                                       labelled=False),
+            args, amp_dtype))
+        result['infer_images_per_s'] = args.infer_batch / \
+            result['infer_batch_s']
+    else:
+        result['infer_batch_s'] = result['infer_s']
+        result['infer_images_per_s'] = 1 / result['infer_s']
+    result['compile'] = bool(cfg.get('compile'))
     inputs = model.data_preprocessor(single, False)['inputs']
     flops, by_part = forward_flops(model, inputs, PARTS)
     result.update(flops_per_image=flops, flops_by_part=by_part,
@@ -227,8 +257,11 @@ def print_table(result: dict) -> None:
         ('processor (AMX / AVX-512 BF16)',
          f"{result['processor']} ({result['cpu_amx']} / "
          f"{result['cpu_avx512_bf16']})"),
+        ('GPU', str(result['gpu'])),
         ('channels-last', str(result['channels_last'])),
-        ('train step (median)', f"{result['train_step_s']:.3f} s"),
+        ('compiled (torch.compile)', str(result['compile'])),
+        ('train step (median)', f"{result['train_step_s']:.3f} s "
+         f"({result['train_images_per_s']:.1f} images/s)"),
         ('train step (all)',
          ' '.join(f'{t:.3f}' for t in result['train_step_all_s'])),
         ('train step CPU time (median)',
@@ -241,6 +274,12 @@ def print_table(result: dict) -> None:
                      f"{result['train_peak_cuda_bytes'] / gb:.2f} GB"))
     rows += [
         ('inference, batch 1 (median)', f"{result['infer_s']:.3f} s"),
+    ]
+    if result['infer_batch'] > 1:
+        rows.append((f"inference, batch {result['infer_batch']} (median)",
+                     f"{result['infer_batch_s']:.3f} s "
+                     f"({result['infer_images_per_s']:.1f} images/s)"))
+    rows += [
         ('forward GFLOPs / image', f"{result['flops_per_image'] / 1e9:.2f}"),
     ]
     rows += [(f'  {p}', f'{f / 1e9:.2f}')

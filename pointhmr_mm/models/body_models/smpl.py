@@ -150,6 +150,12 @@ class SMPL(nn.Module):
             create_global_orient=False, create_body_pose=False,
             create_transl=False)
         self.smpl.vertex_joint_selector = _KeepJoints()
+        # The kinematic tree stays on the CPU, out of .to(device): smplx's
+        # skinning indexes a Python list with each parent, which on a CUDA
+        # tensor is a host-device synchronisation per joint (23 a call,
+        # stalling every training step that builds GT meshes).
+        parents = self.smpl._buffers.pop('parents')
+        self.smpl.parents = parents.cpu()
         self.register_buffer('faces', torch.as_tensor(
             np.asarray(data['f'], dtype=np.int64)))
         self.regressor_names = []

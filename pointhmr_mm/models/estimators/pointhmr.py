@@ -59,6 +59,13 @@ class PointHMR(BaseModel):
             AMX CPU, where it is faster; see
             :func:`~pointhmr_mm.models.utils.precision.resolve_channels_last`).
             Outputs are the same up to float rounding.
+        compile_modules: ``torch.compile`` the backbone, the neck and the
+            head's forward in place (``nn.Module.compile``; state dict keys
+            unchanged): False, True, or a dict of ``torch.compile`` options
+            (e.g. ``dict(mode='max-autotune-no-cudagraphs')``). It compiles
+            the network only, not mmengine's ``train_step`` as the config's
+            top-level ``compile=True`` does (see DEVELOPERS.md). Meant for
+            GPUs and for training without activation checkpointing.
         train_cfg, test_cfg: Extra options. ``test_cfg.output_heatmaps``
             adds ``pred_heatmaps`` (V, H, W) to predictions;
             ``test_cfg.fit_smpl=True`` adds ``pred_smpl_*`` SMPL parameters
@@ -74,6 +81,7 @@ class PointHMR(BaseModel):
                  mesh_regressor: str = 'h36m',
                  gendered_eval: bool = False,
                  channels_last: Union[bool, str] = False,
+                 compile_modules: Union[bool, dict] = False,
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -99,11 +107,23 @@ class PointHMR(BaseModel):
             self.body_models[gender] = MODELS.build(cfg)
             _freeze_as_constants(self.body_models[gender])
         self._batch_norms_guarded = False  # see loss()
+        # a device tensor, not a list (copied to the device at every call)
+        self.register_buffer('j14_index', torch.as_tensor(H36M_TO_J14),
+                             persistent=False)
         self.channels_last = resolve_channels_last(channels_last)
         if self.channels_last:
             # 4D weights become NHWC; later loads copy into them in place
             self.backbone.to(memory_format=torch.channels_last)
             self.neck.to(memory_format=torch.channels_last)
+        if compile_modules:
+            if not isinstance(compile_modules, (bool, dict)):
+                raise TypeError('compile_modules must be True, False or a '
+                                'dict of torch.compile options, got '
+                                f'{compile_modules!r}')
+            options = compile_modules if isinstance(compile_modules,
+                                                    dict) else {}
+            for part in (self.backbone, self.neck, self.head):
+                part.compile(**options)
 
     @property
     def body_model(self) -> nn.Module:
@@ -141,7 +161,7 @@ class PointHMR(BaseModel):
 
     def regress_j14(self, vertices: Tensor) -> Tensor:
         """(B, N, 3) -> (B, 14, 3) LSP-14 joints from a full mesh."""
-        return self.regress_h36m(vertices)[:, H36M_TO_J14]
+        return self.regress_h36m(vertices)[:, self.j14_index]
 
     def forward(self,
                 inputs: Tensor,
@@ -180,19 +200,27 @@ class PointHMR(BaseModel):
             # would move GT vertices by millimetres).
             with full_precision(pose):
                 return self.gt_meshes(pose.float(), betas.float(), genders)
-        vertices = pose.new_zeros(pose.shape[0], self.body_model.num_vertices,
-                                  3)
         genders = genders or ['neutral'] * pose.shape[0]
         for gender in set(genders):
             if gender not in self.body_models:
                 raise KeyError(f'no body model for gender "{gender}"; set '
                                'gendered_eval=True to build male and female '
                                'models')
-            idx = [i for i, g in enumerate(genders) if g == gender]
-            out = self.body_models[gender](betas=betas[idx],
-                                           body_pose=pose[idx, 3:],
-                                           global_orient=pose[idx, :3])
-            vertices[idx] = out['vertices']
+        if len(set(genders)) == 1:
+            # one body model for the batch (always so in training): no
+            # index tensors to copy to the device, no scatter
+            vertices = self.body_models[genders[0]](
+                betas=betas, body_pose=pose[:, 3:],
+                global_orient=pose[:, :3])['vertices']
+        else:
+            vertices = pose.new_zeros(pose.shape[0],
+                                      self.body_model.num_vertices, 3)
+            for gender in set(genders):
+                idx = [i for i, g in enumerate(genders) if g == gender]
+                out = self.body_models[gender](betas=betas[idx],
+                                               body_pose=pose[idx, 3:],
+                                               global_orient=pose[idx, :3])
+                vertices[idx] = out['vertices']
         pelvis = self.body_models['neutral'].regress(
             vertices, self.mesh_regressor)[:, PELVIS_H36M]
         vertices = vertices - pelvis[:, None]
@@ -215,8 +243,12 @@ class PointHMR(BaseModel):
         # checkpointed blocks must not count a batch twice in their BN
         # statistics; at the first training step, not in __init__, as the
         # Runner replaces the BNs (sync_bn) after building the model
+        # (only inside checkpointed modules: the guard's hooks cost a
+        # Python call per batch norm and keep torch.compile from fusing)
         if not self._batch_norms_guarded:
-            guard_batch_norm_recompute(self)
+            for module in self.modules():
+                if getattr(module, 'with_cp', False) is True:
+                    guard_batch_norm_recompute(module)
             self._batch_norms_guarded = True
         with set_checkpoint_early_stop(False):
             outputs = self._run(inputs)
@@ -286,10 +318,13 @@ class PointHMR(BaseModel):
 
     def _add_gt_meshes(self, data_samples: SampleList, pred: Dict) -> None:
         """Put gendered GT meshes of labelled samples into ``pred``."""
-        labelled = [
-            i for i, s in enumerate(data_samples)
-            if 'has_smpl' in s and float(s.has_smpl) > 0
-        ]
+        with_flag = [i for i, s in enumerate(data_samples) if 'has_smpl' in s]
+        if not with_flag:
+            return
+        # one read of the flags, not one device synchronisation a sample
+        flags = torch.stack([torch.as_tensor(data_samples[i].has_smpl)
+                             for i in with_flag]).flatten() > 0
+        labelled = [i for i, f in zip(with_flag, flags.tolist()) if f]
         if not labelled:
             return
         samples = [data_samples[i] for i in labelled]

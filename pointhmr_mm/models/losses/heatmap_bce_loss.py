@@ -48,8 +48,11 @@ def _clamped_log(x: Tensor, log, finite_at: float) -> Tensor:
 
 
 def target_terms(probs: Tensor, target_index: Tensor, children: int):
-    """Rows that have a target, and their target pixels' upsampled
-    probability ``q_t / k``.
+    """Each row's weight (1 kept, 0 left out) and its target pixel's
+    upsampled probability ``q_t / k``.
+
+    Rows are left out by weight, not by boolean indexing, which would read
+    the mask on the host (a device synchronisation on a GPU).
 
     Args:
         probs: (M, P).
@@ -57,16 +60,17 @@ def target_terms(probs: Tensor, target_index: Tensor, children: int):
         children: k.
 
     Returns:
-        tuple: (M,) bool of the rows kept, and (M',) ``q_t / k`` of those.
+        tuple: (M,) weights in ``probs``' dtype, and (M,) ``q_t / k``
+        (for a row left out, that of pixel 0: finite, weighted by 0).
     """
     if target_index.shape != probs.shape[:1]:
         raise ValueError(f'target_index has shape {tuple(target_index.shape)}'
                          f', expected ({probs.shape[0]},) for probs of shape '
                          f'{tuple(probs.shape)}')
-    kept = target_index >= 0
+    kept = (target_index >= 0).to(probs.dtype)
     # q / k is exact in floating point (k is a power of two or small).
     child = probs.gather(1, target_index.clamp(min=0)[:, None])[:, 0]
-    return kept, child[kept] / children
+    return kept, child / children
 
 
 @MODELS.register_module()
@@ -114,15 +118,13 @@ class HeatmapBCELoss(nn.Module):
         """
         children = self.upscale**2
         kept, child_target = target_terms(probs, target_index, children)
-        if child_target.numel() == 0:
-            return probs.sum() * 0.
         log_target = _clamped_log(child_target, torch.log, 1.)
         log_not_target = _clamped_log(-child_target, torch.log1p, 0.)
-        total = (-children * _SumLogNot.apply(probs, children,
-                                              kept.to(probs.dtype)) +
-                 (log_not_target - log_target).sum())
+        total = (-children * _SumLogNot.apply(probs, children, kept) +
+                 ((log_not_target - log_target) * kept).sum())
+        # 0 (attached to the graph) when no row is kept
         return self.loss_weight * total / (
-            child_target.numel() * probs.shape[1] * children)
+            kept.sum().clamp(min=1) * probs.shape[1] * children)
 
     def extra_repr(self) -> str:
         return f'loss_weight={self.loss_weight}, upscale={self.upscale}'

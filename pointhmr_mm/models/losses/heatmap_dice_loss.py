@@ -42,12 +42,12 @@ class HeatmapDiceLoss(nn.Module):
         """
         kept, intersection = target_terms(probs, target_index,
                                           self.upscale**2)
-        if intersection.numel() == 0:
-            return probs.sum() * 0.
         # A one-hot target sums to 1 per row.
-        union = probs.sum(dim=1)[kept] + 1.
+        union = probs.sum(dim=1) + 1.
         dice = 2 * (intersection + self.smooth) / (union + 2 * self.smooth)
-        return self.loss_weight * (1. - dice).mean()
+        # the mean over the rows kept; 0 (attached to the graph) if none
+        return self.loss_weight * ((1. - dice) * kept).sum() / \
+            kept.sum().clamp(min=1)
 
     def extra_repr(self) -> str:
         return (f'smooth={self.smooth}, loss_weight={self.loss_weight}, '

@@ -1,6 +1,7 @@
 """Confidence-weighted squared error on root-aligned 3D joints."""
 from typing import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from pointhmr_mm.registry import MODELS
@@ -22,6 +23,10 @@ class Keypoint3DMSELoss(nn.Module):
                  loss_weight: float = 1000.):
         super().__init__()
         self.root_indices = list(root_indices)
+        # indexing with a device tensor, not a list (which is copied to
+        # the device, a host synchronisation, at every call)
+        self.register_buffer('root_index', torch.as_tensor(
+            self.root_indices, dtype=torch.long), persistent=False)
         self.loss_weight = loss_weight
 
     def forward(self, pred: Tensor, gt: Tensor) -> Tensor:
@@ -37,10 +42,14 @@ class Keypoint3DMSELoss(nn.Module):
                              f'{tuple(gt.shape)} must be (B, J, 3) and '
                              '(B, J, 4)')
         conf = gt[..., 3:]
-        labelled = (conf > 0).flatten(1).any(dim=1)
-        if not labelled.any():
-            return pred.sum() * 0.
-        pred, gt, conf = pred[labelled], gt[labelled, :, :3], conf[labelled]
-        pred = pred - pred[:, self.root_indices].mean(dim=1, keepdim=True)
-        gt = gt - gt[:, self.root_indices].mean(dim=1, keepdim=True)
-        return self.loss_weight * (conf * (pred - gt)**2).mean()
+        # A mask instead of boolean indexing or an early return: both read
+        # it on the host, a device synchronisation on a GPU.
+        labelled = (conf > 0).flatten(1).any(dim=1)[:, None, None]
+        count = labelled.sum().clamp(min=1)
+        gt = torch.where(labelled, gt[..., :3], pred.detach())
+        root = self.root_index.to(pred.device)  # a no-op once moved
+        pred = pred - pred[:, root].mean(dim=1, keepdim=True)
+        gt = gt - gt[:, root].mean(dim=1, keepdim=True)
+        # unlabelled samples: error 0 (and gradient 0, also for a NaN GT)
+        err = torch.where(labelled, conf * (pred - gt)**2, 0.)
+        return self.loss_weight * err.sum() / (count * err[0].numel())

@@ -39,10 +39,13 @@ class VertexL1Loss(nn.Module):
             raise ValueError(f'expected {len(self.level_weights)} mesh levels '
                              f'(level_weights), got {len(pred)} predicted and '
                              f'{len(gt)} GT')
-        labelled = has_smpl > 0
+        # Masks instead of boolean indexing or an early return: both read
+        # the mask on the host, a device synchronisation on a GPU.
+        labelled = (has_smpl > 0)[:, None, None]
+        count = labelled.sum().clamp(min=1)
         total = pred[0].sum() * 0.
-        if not labelled.any():
-            return total
         for weight, p, g in zip(self.level_weights, pred, gt):
-            total = total + weight * torch.abs(p[labelled] - g[labelled]).mean()
+            # unlabelled rows: error 0 (and gradient 0, also for a NaN GT)
+            err = torch.abs(p - torch.where(labelled, g, p.detach()))
+            total = total + weight * err.sum() / (count * err[0].numel())
         return self.loss_weight * total

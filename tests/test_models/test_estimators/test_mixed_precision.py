@@ -48,6 +48,18 @@ def test_wrapper_autocasts_bf16_on_cpu_and_steps():
     wrapper.load_state_dict(wrapper.state_dict())
 
 
+def test_wrapper_autocasts_on_the_models_device(monkeypatch):
+    """A model on the CPU of a machine with a GPU still runs in bf16
+    (mmengine's own context autocasts on CUDA whenever a GPU exists)."""
+    register_all_modules()
+    import mmengine.runner.amp
+    monkeypatch.setattr(mmengine.runner.amp, 'get_device', lambda: 'cuda')
+    layer = nn.Linear(4, 4)
+    wrapper = build_optim_wrapper(layer, copy.deepcopy(AMP))
+    with wrapper.optim_context(layer):
+        assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only check')
 @pytest.mark.parametrize('amx, avx512_bf16', [(True, False), (False, True),
                                                (False, False)])
