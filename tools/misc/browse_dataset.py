@@ -85,7 +85,7 @@ def draw_sample(model, item: dict, panel: int) -> np.ndarray:
     meshes, with_mesh = [], with_points
     if float(sample.has_smpl) > 0:
         gender = sample.metainfo.get('gender', 'neutral')
-        if gender not in model.body_models:
+        if gender not in model.genders:
             gender = 'neutral'
         with torch.no_grad():
             levels, _ = model.gt_meshes(sample.gt_pose[None],

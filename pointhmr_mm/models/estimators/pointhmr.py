@@ -12,6 +12,7 @@ from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 from torch.utils.checkpoint import set_checkpoint_early_stop
 
+from pointhmr_mm.models.body_models.smpl import find_body_model_file
 from pointhmr_mm.models.utils.checkpointing import guard_batch_norm_recompute
 from pointhmr_mm.models.utils.precision import (full_precision,
                                                resolve_channels_last,
@@ -51,8 +52,9 @@ class PointHMR(BaseModel):
         body_model: ``SMPL`` config (neutral); it must carry the joint
             regressor named by ``mesh_regressor``.
         mesh_regressor: Name of the body model's 17-joint H36M regressor.
-        gendered_eval: Build male and female body models too and use them
-            for GT meshes of samples whose metainfo gives a gender.
+        gendered_eval: Use male and female body models too for GT meshes
+            of samples whose metainfo gives a gender (built when first
+            needed; their files must exist from the start).
         data_preprocessor: Normalises images (BGR -> RGB, ImageNet stats).
         channels_last: Run the backbone and neck in channels-last (NHWC)
             memory format: True, False or ``'auto'`` (on with CUDA or an
@@ -99,13 +101,17 @@ class PointHMR(BaseModel):
         self.mesh_regressor = mesh_regressor
         self.train_cfg = train_cfg or {}
         self.test_cfg = test_cfg or {}
-        genders = GENDERS if gendered_eval else GENDERS[:1]
+        self.genders = GENDERS if gendered_eval else GENDERS[:1]
+        self._body_model_cfg = copy.deepcopy(body_model)
         self.body_models = nn.ModuleDict()
-        for gender in genders:
-            cfg = copy.deepcopy(body_model)
-            cfg['gender'] = gender
-            self.body_models[gender] = MODELS.build(cfg)
-            _freeze_as_constants(self.body_models[gender])
+        self._build_body_model('neutral')
+        if 'model_path' in body_model:
+            # The male and female models are built when evaluation first
+            # needs them (training uses the neutral one; they cost about
+            # 30 MB of memory at SMPL's size), but their files are looked
+            # up now, so that a missing one fails before training starts.
+            for gender in self.genders[1:]:
+                find_body_model_file(body_model['model_path'], gender)
         self._batch_norms_guarded = False  # see loss()
         # a device tensor, not a list (copied to the device at every call)
         self.register_buffer('j14_index', torch.as_tensor(H36M_TO_J14),
@@ -124,6 +130,29 @@ class PointHMR(BaseModel):
                                                     dict) else {}
             for part in (self.backbone, self.neck, self.head):
                 part.compile(**options)
+
+    def _build_body_model(self, gender: str) -> nn.Module:
+        cfg = copy.deepcopy(self._body_model_cfg)
+        cfg['gender'] = gender
+        module = MODELS.build(cfg)
+        _freeze_as_constants(module)
+        neutral = next(self.body_model.buffers(), None) \
+            if self.body_models else None
+        if neutral is not None:  # follow the neutral model's device
+            module.to(neutral.device)
+        self.body_models[gender] = module
+        return module
+
+    def get_body_model(self, gender: str) -> nn.Module:
+        """The body model of ``gender`` (one of :attr:`genders`), built on
+        first use."""
+        if gender not in self.genders:
+            raise KeyError(f'no body model for gender "{gender}"; set '
+                           'gendered_eval=True to build male and female '
+                           'models')
+        if gender not in self.body_models:
+            return self._build_body_model(gender)
+        return self.body_models[gender]
 
     @property
     def body_model(self) -> nn.Module:
@@ -201,25 +230,20 @@ class PointHMR(BaseModel):
             with full_precision(pose):
                 return self.gt_meshes(pose.float(), betas.float(), genders)
         genders = genders or ['neutral'] * pose.shape[0]
-        for gender in set(genders):
-            if gender not in self.body_models:
-                raise KeyError(f'no body model for gender "{gender}"; set '
-                               'gendered_eval=True to build male and female '
-                               'models')
-        if len(set(genders)) == 1:
+        models = {g: self.get_body_model(g) for g in set(genders)}
+        if len(models) == 1:
             # one body model for the batch (always so in training): no
             # index tensors to copy to the device, no scatter
-            vertices = self.body_models[genders[0]](
+            vertices = models[genders[0]](
                 betas=betas, body_pose=pose[:, 3:],
                 global_orient=pose[:, :3])['vertices']
         else:
             vertices = pose.new_zeros(pose.shape[0],
                                       self.body_model.num_vertices, 3)
-            for gender in set(genders):
+            for gender, model in models.items():
                 idx = [i for i, g in enumerate(genders) if g == gender]
-                out = self.body_models[gender](betas=betas[idx],
-                                               body_pose=pose[idx, 3:],
-                                               global_orient=pose[idx, :3])
+                out = model(betas=betas[idx], body_pose=pose[idx, 3:],
+                            global_orient=pose[idx, :3])
                 vertices[idx] = out['vertices']
         pelvis = self.body_models['neutral'].regress(
             vertices, self.mesh_regressor)[:, PELVIS_H36M]
@@ -329,7 +353,7 @@ class PointHMR(BaseModel):
             return
         samples = [data_samples[i] for i in labelled]
         genders = [s.metainfo.get('gender', 'neutral') for s in samples]
-        genders = [g if g in self.body_models else 'neutral' for g in genders]
+        genders = [g if g in self.genders else 'neutral' for g in genders]
         levels, joints = self.gt_meshes(self._stack(samples, 'gt_pose'),
                                         self._stack(samples, 'gt_betas'),
                                         genders)

@@ -137,3 +137,20 @@ def test_extra_regressors(tmp_path, body_model_dir):
     with pytest.raises(FileNotFoundError, match='J_missing.npy'):
         SMPL(str(body_model_dir),
              joint_regressors=dict(h36m=str(tmp_path / 'J_missing.npy')))
+
+
+def test_kinematic_tree_stays_on_the_cpu(body_model_dir):
+    """smplx indexes a Python list with each parent: on a CUDA tensor that
+    is a host synchronisation per joint, so the tree is no buffer and
+    .to() leaves it on the CPU; posing is unchanged."""
+    body = SMPL(str(body_model_dir))
+    pose = torch.randn(2, 72) * 0.3
+    before = body(pose=pose)['vertices']
+    assert 'smpl.parents' not in dict(body.named_buffers())
+    assert 'smpl.parents' not in body.state_dict()
+    body.to(torch.float64)
+    assert body.smpl.parents.device.type == 'cpu'
+    assert body.smpl.parents.dtype == torch.long
+    assert body.smpl.parents[0] == -1
+    after = body(pose=pose.double())['vertices']
+    torch.testing.assert_close(after.float(), before, atol=1e-5, rtol=0)

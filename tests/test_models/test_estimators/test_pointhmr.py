@@ -83,3 +83,66 @@ def test_vertex_count_mismatch_is_reported(body_model_dir, mesh_sampler_file):
     cfg = tiny_model_cfg(body_model_dir, mesh_sampler_file, 7)
     with pytest.raises(ValueError, match='num_vertices'):
         MODELS.build(cfg)
+
+
+def test_gendered_models_are_built_on_first_use(body_model_dir,
+                                                mesh_sampler_file):
+    """Training needs only the neutral model; male and female come when
+    evaluation first asks, and a mixed batch equals per-gender batches."""
+    torch.manual_seed(0)
+    num_vertices = MeshSampler(str(mesh_sampler_file)).num_vertices[-1]
+    cfg = tiny_model_cfg(body_model_dir, mesh_sampler_file, num_vertices)
+    cfg['gendered_eval'] = True
+    model = MODELS.build(cfg)
+    assert model.genders == ('neutral', 'male', 'female')
+    assert set(model.body_models) == {'neutral'}
+    pose, betas = torch.randn(2, 72) * 0.2, torch.randn(2, 10)
+    mixed, _ = model.gt_meshes(pose, betas, ['male', 'female'])
+    assert set(model.body_models) == {'neutral', 'male', 'female'}
+    male, _ = model.gt_meshes(pose[:1], betas[:1], ['male'])
+    female, _ = model.gt_meshes(pose[1:], betas[1:], ['female'])
+    torch.testing.assert_close(mixed[-1], torch.cat([male[-1], female[-1]]))
+    # still never in a checkpoint
+    assert not [k for k in model.state_dict() if k.startswith('body_models')]
+    cfg['gendered_eval'] = False
+    with pytest.raises(KeyError, match='gendered_eval'):
+        MODELS.build(cfg).get_body_model('male')
+
+
+def test_missing_gendered_file_fails_at_build(tmp_path, body_model_dir,
+                                              mesh_sampler_file):
+    import shutil
+    body_dir = tmp_path / 'body_models'
+    shutil.copytree(body_model_dir, body_dir)
+    for female in (body_dir / 'smpl').glob('SMPL_FEMALE.*'):
+        female.unlink()
+    num_vertices = MeshSampler(str(mesh_sampler_file)).num_vertices[-1]
+    cfg = tiny_model_cfg(body_dir, mesh_sampler_file, num_vertices)
+    cfg['gendered_eval'] = True
+    with pytest.raises(FileNotFoundError, match='female'):
+        MODELS.build(cfg)
+    cfg['gendered_eval'] = False  # the neutral model alone is enough
+    assert MODELS.build(cfg).genders == ('neutral', )
+
+
+def test_compile_modules_keeps_state_dict_and_outputs(body_model_dir,
+                                                      mesh_sampler_file):
+    """model.compile_modules compiles backbone, neck and head in place:
+    same state dict keys, same outputs (dynamo with the eager backend, so
+    the test does not pay for code generation)."""
+    num_vertices = MeshSampler(str(mesh_sampler_file)).num_vertices[-1]
+    cfg = tiny_model_cfg(body_model_dir, mesh_sampler_file, num_vertices)
+    torch.manual_seed(0)
+    plain = MODELS.build(cfg).eval()
+    torch.manual_seed(0)
+    compiled = MODELS.build(dict(cfg, compile_modules=dict(
+        backend='eager'))).eval()
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    compiled.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        expected = run(plain, make_batch(), 'tensor')
+        got = run(compiled, make_batch(), 'tensor')
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(TypeError, match='compile_modules'):
+        MODELS.build(dict(cfg, compile_modules='yes'))

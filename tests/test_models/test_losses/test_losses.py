@@ -61,6 +61,38 @@ class TestKeypoint3DMSELoss:
             loss(pred, torch.zeros(2, 14, 3))
 
 
+def test_unlabelled_rows_are_masked_not_indexed():
+    """The vertex and 3D joint losses leave unlabelled samples out by
+    weight (no host synchronisation on a GPU): the value equals the loss
+    of the labelled samples alone, and an unlabelled sample gets a zero
+    gradient even where its GT is NaN."""
+    torch.manual_seed(0)
+    labelled = torch.tensor([1., 0., 1.])
+    keep = labelled > 0
+    vertex = build(dict(type='VertexL1Loss', level_weights=(0.5, 1.)))
+    pred = [torch.randn(3, 4, 3, requires_grad=True),
+            torch.randn(3, 6, 3, requires_grad=True)]
+    gt = [torch.randn(3, 4, 3), torch.randn(3, 6, 3)]
+    gt[1][1] = float('nan')
+    out = vertex(pred, gt, labelled)
+    alone = vertex([p[keep] for p in pred], [g[keep] for g in gt],
+                   labelled[keep])
+    torch.testing.assert_close(out, alone)
+    out.backward()
+    for p in pred:
+        assert torch.isfinite(p.grad).all() and not p.grad[1].any()
+
+    joints = build(dict(type='Keypoint3DMSELoss'))
+    pred = torch.randn(3, 14, 3, requires_grad=True)
+    gt = torch.cat([torch.randn(3, 14, 3), torch.rand(3, 14, 1)], -1)
+    gt[1, :, 3] = 0.
+    gt[1, :, :3] = float('nan')
+    out = joints(pred, gt)
+    torch.testing.assert_close(out, joints(pred[keep], gt[keep]))
+    out.backward()
+    assert torch.isfinite(pred.grad).all() and not pred.grad[1].any()
+
+
 class TestKeypoint2DMSELoss:
 
     def test_hand_value(self):
