@@ -9,7 +9,9 @@ wrapper built by mmengine (AMP included when the config, or ``--amp``, asks
 for it): data preprocessing, forward, losses, backward and the optimiser
 step, on a synthetic batch packed like the data loader's. ``compile=True``
 (or a dict) in the config compiles ``train_step`` as mmengine's Runner
-does. Also reported: inference at batch 1 (``test_step`` on unlabelled
+does, and ``test_step`` too; ``model.compile_modules=True`` compiles only
+the network (what works with torch 2.11 on CUDA; see DEVELOPERS.md). Also
+reported: inference at batch 1 (``test_step`` on unlabelled
 images, as for a user's photos, so no GT mesh is built; autocast in the
 AMP dtype; with ``--infer-batch N`` also at batch N, for throughput),
 peak memory after the timed steps (CPU: the process's VmHWM;
