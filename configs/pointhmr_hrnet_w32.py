@@ -14,8 +14,9 @@ sync_bn = 'torch'
 # activation checkpointing of the backbone's blocks and the transformer's
 # layers, and Adam's fused kernel (the same update, fewer passes over the
 # weights). The neck's decoders are not checkpointed: on the AMX Xeon
-# their recomputation cost 0.16 s of a 2.55 s step and saved 0.17 GB
-# (README, "Speed and memory"); model.neck.with_cp=True trades it back.
+# their recomputation cost 0.13-0.16 s of a 2.6 s step and saved
+# 0.15-0.17 GB (README, "Speed and memory"); model.neck.with_cp=True
+# trades it back.
 model = dict(
     channels_last='auto',
     backbone=dict(with_cp=True),

@@ -22,11 +22,10 @@ class Keypoint3DMSELoss(nn.Module):
     def __init__(self, root_indices: Sequence[int] = MID_HIP,
                  loss_weight: float = 1000.):
         super().__init__()
-        self.root_indices = list(root_indices)
         # indexing with a device tensor, not a list (which is copied to
         # the device, a host synchronisation, at every call)
         self.register_buffer('root_index', torch.as_tensor(
-            self.root_indices, dtype=torch.long), persistent=False)
+            list(root_indices), dtype=torch.long), persistent=False)
         self.loss_weight = loss_weight
 
     def forward(self, pred: Tensor, gt: Tensor) -> Tensor:

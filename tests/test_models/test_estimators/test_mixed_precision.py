@@ -156,6 +156,34 @@ def test_checkpointed_decoders_give_the_same_gradients(model_cfg):
                                    msg=name)
 
 
+def test_batch_norm_guard_only_inside_checkpointed_modules(model_cfg):
+    """The recompute guard (a Python hook pair per BN) goes on the BNs
+    of checkpointed modules only; there the statistics still equal one
+    forward's (neck checkpointed, backbone not, as the recipe's opposite
+    case)."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    from pointhmr_mm.models.utils.checkpointing import _GUARD
+    cp_cfg = copy.deepcopy(model_cfg)
+    cp_cfg['neck']['with_cp'] = True
+    plain, checkpointed = build(model_cfg), build(cp_cfg)
+    checkpointed.load_state_dict(plain.state_dict())
+    for model in (plain, checkpointed):
+        model.train()
+        data = model.data_preprocessor(make_batch(), training=True)
+        sum(model.loss(**data).values()).backward()
+
+    def guarded(module):
+        return [hasattr(m, _GUARD) for m in module.modules()
+                if isinstance(m, _BatchNorm)]
+
+    assert not any(guarded(plain))
+    assert all(guarded(checkpointed.neck))
+    assert not any(guarded(checkpointed.backbone))
+    for (name, ref), got in zip(plain.neck.named_buffers(),
+                                checkpointed.neck.buffers()):
+        torch.testing.assert_close(got, ref, msg=name)
+
+
 def _grads_after_one_loss(model, seed):
     model.train()
     data = model.data_preprocessor(make_batch(), training=True)
