@@ -18,7 +18,12 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     # tools/train.py and tools/test.py switch to 'gloo' when there is no
     # CUDA (pointhmr_mm.engine.setup_distributed)
-    dist_cfg=dict(backend='nccl'))
+    dist_cfg=dict(backend='nccl'),
+    # glibc malloc keeps freed memory for reuse instead of handing it back
+    # and faulting in zeroed pages for every large tensor of every step
+    # (pointhmr_mm/utils/malloc.py; README "Speed and memory"). None:
+    # glibc's defaults. No effect with another C library.
+    malloc_cfg=dict(mmap_threshold=2**30, trim_threshold=2**30))
 
 vis_backends = [
     dict(type='LocalVisBackend'),

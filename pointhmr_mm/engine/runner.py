@@ -29,6 +29,7 @@ from pointhmr_mm.registry import RUNNERS
 # write_text_atomically is re-exported (hooks and tools import it here)
 from pointhmr_mm.utils.atomic_io import (write_atomically,  # noqa: F401
                                          write_text_atomically)
+from pointhmr_mm.utils.malloc import configure_malloc_from_cfg
 from .safe_load import allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
@@ -106,6 +107,23 @@ class PointHMRRunner(Runner):
                 out_dir, osp.basename(tmp_path), *args, meta=meta, **kwargs)
 
         write_atomically(osp.join(out_dir, filename), write)
+
+    def setup_env(self, env_cfg: dict) -> None:
+        """As ``Runner.setup_env``, plus ``env_cfg.malloc_cfg``: glibc
+        malloc thresholds (:mod:`pointhmr_mm.utils.malloc`)."""
+        super().setup_env(env_cfg)
+        # logged by build_logger: the Runner makes its logger later
+        self._malloc_applied = configure_malloc_from_cfg(
+            env_cfg.get('malloc_cfg'))
+
+    def build_logger(self, *args, **kwargs):
+        """As ``Runner.build_logger``; also logs the malloc settings."""
+        logger = super().build_logger(*args, **kwargs)
+        applied = getattr(self, '_malloc_applied', None)
+        if applied:
+            logger.info(f'glibc malloc settings (env_cfg.malloc_cfg): '
+                        f'{applied}')
+        return logger
 
     def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
         """As ``Runner.load_checkpoint``; keeps the meta for :meth:`resume`."""

@@ -179,3 +179,21 @@ def test_config_in_the_work_dir_is_not_overwritten(tmp_path):
     runner = build_runner(cfg)
     assert source.read_bytes() == before
     assert (Path(runner.log_dir) / 'toy_config.py').is_file()
+
+
+def test_runner_applies_env_cfg_malloc_cfg(tmp_path, monkeypatch):
+    import pointhmr_mm.engine.runner as runner_module
+    seen = []
+    monkeypatch.setattr(runner_module, 'configure_malloc_from_cfg',
+                        lambda cfg: seen.append(cfg) or {})
+    cfg = toy_cfg(tmp_path, 'malloc')
+    cfg.env_cfg = dict(malloc_cfg=dict(trim_threshold=2**30))
+    build_runner(cfg)
+    assert seen == [dict(trim_threshold=2**30)]
+
+
+def test_runner_refuses_a_bad_malloc_cfg(tmp_path):
+    cfg = toy_cfg(tmp_path, 'bad_malloc')
+    cfg.env_cfg = dict(malloc_cfg=dict(trim=1))
+    with pytest.raises(ValueError, match='malloc_cfg has unknown keys'):
+        build_runner(cfg)

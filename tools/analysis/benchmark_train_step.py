@@ -15,7 +15,8 @@ reported: inference at batch 1 (``test_step`` on unlabelled
 images, as for a user's photos, so no GT mesh is built; autocast in the
 AMP dtype; with ``--infer-batch N`` also at batch N, for throughput),
 peak memory after the timed steps (CPU: the process's VmHWM;
-CUDA: the allocator peak), forward FLOPs per image at batch 1
+CUDA: the allocator peak; the config's ``env_cfg.malloc_cfg`` applies, as
+in training), forward FLOPs per image at batch 1
 (``torch.utils.flop_counter``) and parameters.
 
 Where the config's body-model or mesh-sampler files are absent, the
@@ -52,6 +53,7 @@ from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
                                          peak_rss_bytes,
                                          point_model_at_stand_in,
                                          stand_in_sizes, synthetic_batch)
+from pointhmr_mm.utils.malloc import configure_malloc_from_cfg
 
 DEFAULT_CROP = 224
 PARTS = ('backbone', 'neck', 'head')
@@ -189,6 +191,9 @@ def time_inference(test_step, data, args, dtype) -> list:
 def run(args: argparse.Namespace) -> dict:
     register_all_modules()
     cfg = load_config(args)
+    # glibc malloc settings as the Runner applies them (env_cfg)
+    malloc = configure_malloc_from_cfg(
+        (cfg.get('env_cfg') or {}).get('malloc_cfg'))
     size = args.image_size or cfg.get('crop_size', DEFAULT_CROP)
     if args.stand_in_dir:
         model, stand_in = build_model(cfg, args.stand_in_dir)
@@ -212,6 +217,7 @@ def run(args: argparse.Namespace) -> dict:
              if args.device == 'cuda' else None),
         cpu_amx=cpu_has_amx(), cpu_avx512_bf16=cpu_has_avx512_bf16(),
         channels_last=bool(getattr(model, 'channels_last', False)),
+        malloc_cfg=malloc,
         train_step_s=statistics.median(train_times),
         train_step_all_s=train_times,
         # CPU seconds of the process (all its threads) per step: with one
@@ -262,6 +268,7 @@ def print_table(result: dict) -> None:
         ('GPU', str(result['gpu'])),
         ('channels-last', str(result['channels_last'])),
         ('compiled (torch.compile)', str(result['compile'])),
+        ('glibc malloc settings', str(result['malloc_cfg'] or 'defaults')),
         ('train step (median)', f"{result['train_step_s']:.3f} s "
          f"({result['train_images_per_s']:.1f} images/s)"),
         ('train step (all)',

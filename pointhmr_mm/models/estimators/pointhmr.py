@@ -283,9 +283,15 @@ class PointHMR(BaseModel):
             has_smpl=self._stack(data_samples, 'has_smpl'),
             gt_keypoints_3d=self._stack(data_samples, 'gt_keypoints_3d'),
             gt_keypoints_2d=self._stack(data_samples, 'gt_keypoints_2d'))
-        # Loss reductions in fp32 under autocast.
+        # Loss reductions in fp32 under autocast. The heatmap logits stay
+        # as they are: the losses read their fp32 softmax (heatmap_probs),
+        # and an fp32 copy of the (B, V, H, W) map and its cast back in
+        # backward cost two passes over it for nothing.
+        logits = outputs.pop('heatmap_logits')
+        outputs = to_float(outputs)
+        outputs['heatmap_logits'] = logits
         with full_precision(inputs):
-            return self.head.loss(to_float(outputs), to_float(targets))
+            return self.head.loss(outputs, to_float(targets))
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[SampleList] = None) -> SampleList:

@@ -5,11 +5,14 @@ from mmcv.cnn import build_norm_layer
 from mmpretrain.models.backbones.resnet import BasicBlock
 from torch import nn
 
+from .pixel_mix import ChannelsFirstConv1x1
+
 
 def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
                        norm_cfg: dict = dict(type='BN'),
                        with_cp: bool = False,
-                       hidden_channels: Optional[int] = None
+                       hidden_channels: Optional[int] = None,
+                       channels_first_output: bool = False
                        ) -> nn.Sequential:
     """``num_blocks`` BasicBlocks from ``in_channels`` to
     ``hidden_channels``, then a bias-free 1x1 conv to ``out_channels``.
@@ -29,6 +32,10 @@ def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
         hidden_channels: Width of the blocks; None: ``out_channels`` (as
             released). A narrower width with the 1x1 conv widening to
             ``out_channels`` is PointHMR-Lite's decoder.
+        channels_first_output: Make the 1x1 conv a
+            :class:`ChannelsFirstConv1x1`, whose output is NCHW-contiguous
+            also when the decoder runs channels-last (for a per-map
+            softmax over pixels after it). Same parameters either way.
 
     Returns:
         nn.Sequential: (B, in_channels, H, W) -> (B, out_channels, H, W).
@@ -51,5 +58,9 @@ def make_basic_decoder(in_channels: int, out_channels: int, num_blocks: int,
                    with_cp=with_cp)
         for _ in range(num_blocks - 1)
     ]
-    layers.append(nn.Conv2d(out_channels, final_channels, 1, bias=False))
+    if channels_first_output:
+        layers.append(ChannelsFirstConv1x1(out_channels, final_channels))
+    else:
+        layers.append(
+            nn.Conv2d(out_channels, final_channels, 1, bias=False))
     return nn.Sequential(*layers)

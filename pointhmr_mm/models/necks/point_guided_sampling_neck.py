@@ -90,7 +90,7 @@ class PointGuidedSamplingNeck(BaseModule):
         if sample_vertices:
             self.heatmap_decoder = make_basic_decoder(
                 fine_channels, num_vertices, num_heatmap_blocks, norm_cfg,
-                with_cp, heatmap_hidden_dims)
+                with_cp, heatmap_hidden_dims, channels_first_output=True)
             self.target_decoder = make_basic_decoder(
                 fine_channels, target_dims, num_target_blocks, norm_cfg,
                 with_cp)
