@@ -50,7 +50,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'PortableAmpOptimWrapper')
 # AmpOptimWrapper's own arguments, which a plain OptimWrapper refuses
-AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp', 'enabled')
+AMP_ONLY_KEYS = ('dtype', 'loss_scale', 'use_fsdp', 'enabled',
+                 'cache_enabled')
 
 
 def add_amp_args(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 """mmengine's AMP optim wrapper, also on CPU (bf16 autocast)."""
 from contextlib import contextmanager
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from mmengine.device import get_device
@@ -32,6 +32,12 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
             ``'auto'``: on with CUDA or on a CPU with AMX or AVX-512 BF16,
             where bf16 pays (see :func:`cpu_bf16_pays`); off elsewhere,
             e.g. on an AVX2-only CPU, where bf16 is emulated.
+        cache_enabled: Autocast's weight cache: True keeps the low-precision
+            copy of every weight until the forward ends, also for modules
+            under activation checkpointing, whose backward casts again
+            anyway; False casts at each use (what the recipe configs set:
+            W32 batch 4 on the AMX Xeon, 40-60 MB less peak RSS, no
+            measurable time). None: torch's default (True).
         **kwargs: Passed to :class:`AmpOptimWrapper` / ``OptimWrapper``.
     """
 
@@ -39,6 +45,7 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
                  loss_scale: Union[str, float, dict] = 'dynamic',
                  dtype: Union[str, torch.dtype] = 'bfloat16',
                  enabled: Union[bool, str] = True,
+                 cache_enabled: Optional[bool] = None,
                  **kwargs):
         if enabled not in AMP_CHOICES:
             raise ValueError('PortableAmpOptimWrapper: enabled must be True, '
@@ -48,6 +55,10 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
                 raise ValueError(f'PortableAmpOptimWrapper: dtype must be '
                                  f'one of {self.valid_dtypes}, got {dtype!r}')
             dtype = getattr(torch, dtype)
+        if cache_enabled not in (None, True, False):
+            raise ValueError('PortableAmpOptimWrapper: cache_enabled must be '
+                             f'True, False or None, got {cache_enabled!r}')
+        self.cache_enabled = cache_enabled
         device = get_device()
         if enabled == 'auto':
             enabled = device == 'cuda' or cpu_bf16_pays()
@@ -81,5 +92,6 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
         param = next(model.parameters(), None)
         device_type = param.device.type if param is not None else None
         with OptimWrapper.optim_context(self, model), autocast(
-                device_type=device_type, dtype=self.cast_dtype):
+                device_type=device_type, dtype=self.cast_dtype,
+                cache_enabled=self.cache_enabled):
             yield

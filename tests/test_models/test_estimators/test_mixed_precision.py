@@ -60,6 +60,22 @@ def test_wrapper_autocasts_on_the_models_device(monkeypatch):
         assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
 
 
+@pytest.mark.parametrize('cache_enabled', [True, False])
+def test_wrapper_sets_the_autocast_weight_cache(cache_enabled):
+    register_all_modules()
+    layer = nn.Linear(4, 4)
+    wrapper = build_optim_wrapper(
+        layer, dict(copy.deepcopy(AMP), cache_enabled=cache_enabled))
+    default = torch.is_autocast_cache_enabled()
+    with wrapper.optim_context(layer):
+        assert torch.is_autocast_cache_enabled() == cache_enabled
+        assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
+    assert torch.is_autocast_cache_enabled() == default
+    with pytest.raises(ValueError, match='cache_enabled'):
+        build_optim_wrapper(layer, dict(copy.deepcopy(AMP),
+                                        cache_enabled='off'))
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only check')
 @pytest.mark.parametrize('amx, avx512_bf16', [(True, False), (False, True),
                                                (False, False)])
