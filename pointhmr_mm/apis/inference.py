@@ -86,7 +86,8 @@ def load_checkpoint_file(path: Union[str, Path]) -> dict:
 
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None, device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> torch.nn.Module:
+               cfg_options: Optional[dict] = None,
+               fuse_conv_bn: bool = False) -> torch.nn.Module:
     """Build PointHMR from a config and load a checkpoint.
 
     Args:
@@ -94,6 +95,9 @@ def init_model(config: Union[str, Path, Config],
         checkpoint: Checkpoint path; None keeps random weights.
         device: 'cpu', 'cuda', 'cuda:1', ...
         cfg_options: Overrides merged into the config.
+        fuse_conv_bn: Fold the batch norms into the convolutions
+            (``PointHMR.fuse_conv_bn``): faster inference, but the model
+            can no longer be trained and its state dict changes.
 
     Returns:
         The model in eval mode, with ``model.cfg`` set.
@@ -109,7 +113,10 @@ def init_model(config: Union[str, Path, Config],
     if state is not None:
         _load_checkpoint_to_model(model, state)
     model.cfg = cfg
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if fuse_conv_bn:
+        model.fuse_conv_bn()
+    return model
 
 
 BBOX_FORMATS = ('xyxy', 'xywh')

@@ -123,6 +123,9 @@ class MeshInferencer:
         fit_smpl: Also fit SMPL parameters to each mesh
             (``test_cfg.fit_smpl``; ``pred_smpl_*`` fields).
         cfg_options: Config overrides.
+        fuse_conv_bn: Fold the batch norms into the convolutions
+            (``PointHMR.fuse_conv_bn``, about 10% faster; outputs equal
+            to float rounding).
 
     Example:
         >>> inferencer = MeshInferencer('configs/quickstart/'
@@ -134,8 +137,10 @@ class MeshInferencer:
     def __init__(self, config, checkpoint: Optional[str] = None,
                  device: str = 'cpu', batch_size: int = 16,
                  fit_smpl: bool = False,
-                 cfg_options: Optional[dict] = None):
-        self.model = init_model(config, checkpoint, device, cfg_options)
+                 cfg_options: Optional[dict] = None,
+                 fuse_conv_bn: bool = True):
+        self.model = init_model(config, checkpoint, device, cfg_options,
+                                fuse_conv_bn=fuse_conv_bn)
         self.fit_smpl = fit_smpl
         if fit_smpl:
             self.model.test_cfg = dict(self.model.test_cfg or {},

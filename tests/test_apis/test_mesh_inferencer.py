@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from skimage import data
+from torch import nn
 
 from pointhmr_mm.apis import (MeshInferencer, inference_mesh, init_model,
                               load_bbox_file)
@@ -149,3 +150,16 @@ def test_fit_smpl_predictions_and_files(tiny_checkpoint, image, tmp_path):
     plain = MeshInferencer(*map(str, tiny_checkpoint))
     with pytest.raises(ValueError, match='fit_smpl=True'):
         plain(image, smpl_out_dir=tmp_path)
+
+
+def test_inferencer_folds_batch_norms_unless_asked_not_to(tiny_checkpoint,
+                                                          image):
+    fused = MeshInferencer(*map(str, tiny_checkpoint))
+    plain = MeshInferencer(*map(str, tiny_checkpoint), fuse_conv_bn=False)
+    assert not any(isinstance(m, nn.BatchNorm2d)
+                   for m in fused.model.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in plain.model.modules())
+    (ours, _), (ref, _) = (inf.predict(image, [BOX_XYXY])
+                           for inf in (fused, plain))
+    np.testing.assert_allclose(ours[0]['vertices'], ref[0]['vertices'],
+                               atol=1e-4)

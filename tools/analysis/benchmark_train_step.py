@@ -13,7 +13,10 @@ does, and ``test_step`` too; ``model.compile_modules=True`` compiles only
 the network (what works with torch 2.11 on CUDA; see DEVELOPERS.md). Also
 reported: inference at batch 1 (``test_step`` on unlabelled
 images, as for a user's photos, so no GT mesh is built; autocast in the
-AMP dtype; with ``--infer-batch N`` also at batch N, for throughput),
+AMP dtype; with ``--infer-batch N`` also at batch N, for throughput;
+and at batch 1 once more with the batch norms folded into the
+convolutions, as ``MeshInferencer`` and ``tools/demo.py`` run it:
+``infer_fused_s``),
 peak memory after the timed steps (CPU: the process's VmHWM;
 CUDA: the allocator peak; the config's ``env_cfg.malloc_cfg`` applies, as
 in training), forward FLOPs per image at batch 1
@@ -252,6 +255,11 @@ def run(args: argparse.Namespace) -> dict:
                   params=count_parameters(model),
                   params_by_part={p: count_parameters(getattr(model, p))
                                   for p in PARTS})
+    # what MeshInferencer (tools/demo.py) runs: batch norms folded into the
+    # convolutions (the peak RSS above is already read)
+    model.fuse_conv_bn()
+    result['infer_fused_s'] = statistics.median(time_inference(
+        maybe_compile(model.test_step, cfg), single, args, amp_dtype))
     return result
 
 
@@ -283,6 +291,7 @@ def print_table(result: dict) -> None:
                      f"{result['train_peak_cuda_bytes'] / gb:.2f} GB"))
     rows += [
         ('inference, batch 1 (median)', f"{result['infer_s']:.3f} s"),
+        ('  conv + BN fused (demo)', f"{result['infer_fused_s']:.3f} s"),
     ]
     if result['infer_batch'] > 1:
         rows.append((f"inference, batch {result['infer_batch']} (median)",

@@ -7,6 +7,7 @@ import copy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmcv.cnn import fuse_conv_bn
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
@@ -292,6 +293,36 @@ class PointHMR(BaseModel):
         outputs['heatmap_logits'] = logits
         with full_precision(inputs):
             return self.head.loss(outputs, to_float(targets))
+
+    def fuse_conv_bn(self) -> 'PointHMR':
+        """Fold every batch norm of the backbone and the neck into the
+        convolution before it (mmcv's ``fuse_conv_bn``), for inference.
+
+        Each fused conv computes ``conv(x) * s + t`` with the batch norm's
+        running statistics folded into its weight and bias, so outputs
+        equal the unfused model's to float rounding. W32 at batch 1 in bf16
+        on the AMX Xeon: about 10% faster (README, "Speed and memory").
+        The batch norms become ``nn.Identity`` and the state dict changes
+        (conv biases, no BN buffers), so fuse a copy you will not train or
+        save. Channels-last weights are laid out NHWC again afterwards.
+
+        Returns:
+            PointHMR: ``self``, fused.
+
+        Raises:
+            RuntimeError: In training mode, where batch norm uses the
+                batch's statistics, which cannot be folded.
+        """
+        if self.training:
+            raise RuntimeError('fuse_conv_bn needs eval mode (model.eval()): '
+                               'training batch norm uses the batch\'s own '
+                               'statistics')
+        for part in (self.backbone, self.neck):
+            fuse_conv_bn(part)
+            if self.channels_last:
+                # the fused weights are new NCHW parameters
+                part.to(memory_format=torch.channels_last)
+        return self
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[SampleList] = None) -> SampleList:

@@ -264,3 +264,33 @@ def test_auto_channels_last_follows_amx(monkeypatch, model_cfg, amx):
     assert precision.resolve_channels_last('auto') is amx
     model = build(dict(copy.deepcopy(model_cfg), channels_last='auto'))
     assert model.channels_last is amx
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_fused_conv_bn_gives_the_same_outputs(model_cfg, channels_last):
+    cfg = dict(copy.deepcopy(model_cfg), channels_last=channels_last)
+    model = build(cfg).train()
+    data = model.data_preprocessor(make_batch(), training=False)
+    with torch.no_grad():  # running statistics that are not 0 / 1
+        model.extract_feat(data['inputs'])
+    model.eval()
+    fused = copy.deepcopy(model).fuse_conv_bn()
+    assert not any(isinstance(m, nn.BatchNorm2d)
+                   for m in fused.backbone.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d)
+                   for m in fused.neck.modules())
+    conv = next(m for m in fused.backbone.modules()
+                if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3))
+    assert conv.bias is not None
+    assert conv.weight.is_contiguous(
+        memory_format=torch.channels_last) == channels_last
+    with torch.no_grad():
+        ref, out = model._run(data['inputs']), fused._run(data['inputs'])
+    for key in ('pred_camera', 'heatmap_probs', 'pred_mesh_joints_3d'):
+        torch.testing.assert_close(out[key], ref[key], rtol=1e-4, atol=1e-5,
+                                   msg=key)
+
+
+def test_fuse_conv_bn_refuses_training_mode(model_cfg):
+    with pytest.raises(RuntimeError, match='eval mode'):
+        build(model_cfg).train().fuse_conv_bn()
