@@ -136,6 +136,16 @@ def peak_rss_bytes() -> Optional[int]:
     return None
 
 
+def minor_page_faults() -> Optional[int]:
+    """Minor page faults of the process so far (``getrusage``), or None
+    where the ``resource`` module is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def count_parameters(module: nn.Module) -> int:
     """Parameters of ``module`` (body models hold buffers, not these)."""
     return sum(p.numel() for p in module.parameters())

@@ -7,12 +7,12 @@ only up to 32 MB) and gives the top of its heap back to the kernel once
 more than a threshold is free there, so a training step, which frees and
 allocates the same large activations every iteration, gets new pages
 each time, and the kernel zeroes every page on first touch. On a 2-core
-AMX Xeon (W32, 224 px, batch 4, bf16) that was about 50,000 page faults
-a step in a benchmark run (1.35 M faults over 27 steps, 7.8 s of system
-time); with both thresholds raised, freed memory is reused and a step
-faults a few hundred times (0.53 M faults, nearly all in the first
-steps, while the heap grows to its peak). Peak RSS is unchanged: the heap
-is kept at the size the peak needs anyway. PyTorch's CPU tuning guide
+AMX Xeon (W32, 224 px, batch 4, bf16; ``benchmark_train_step.py``'s
+``train_minor_faults_per_step``) that was 39-111 k page faults a timed
+step; with both thresholds raised freed memory is reused, and the 15 k
+left are the heap still growing in the first steps (a few hundred a step
+once it has). Peak RSS is unchanged: the heap is kept at the size the
+peak needs anyway. PyTorch's CPU tuning guide
 gets the same by preloading jemalloc or tcmalloc; glibc's ``mallopt``
 needs no extra library and applies inside the running process. This is
 ``env_cfg.malloc_cfg`` in the configs (``configs/_base_/

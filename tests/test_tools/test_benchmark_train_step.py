@@ -85,5 +85,6 @@ def test_tool_writes_json_without_body_model_files(tmp_path):
     assert result['infer_images_per_s'] == 3 / result['infer_batch_s']
     assert result['compile'] is False and result['gpu'] is None
     assert result['infer_fused_s'] > 0
+    assert result['train_minor_faults_per_step'] >= 0
     # the config's glibc malloc settings, as the Runner applies them
     assert set(result['malloc_cfg']) <= {'mmap_threshold', 'trim_threshold'}

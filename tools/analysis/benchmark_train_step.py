@@ -52,6 +52,7 @@ from pointhmr_mm.registry import MODELS
 from pointhmr_mm.utils import register_all_modules
 from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
                                          make_stand_in_body_model,
+                                         minor_page_faults,
                                          missing_body_model_files,
                                          peak_rss_bytes,
                                          point_model_at_stand_in,
@@ -158,10 +159,14 @@ def maybe_compile(fn, cfg):
         fn, **(compile_cfg if isinstance(compile_cfg, dict) else {}))
 
 
-def time_train_steps(model, optim_wrapper, data, args, cfg) -> list:
+def time_train_steps(model, optim_wrapper, data, args, cfg) -> tuple:
+    """Wall and CPU seconds of each timed step, and the minor page faults
+    of all timed steps (None off POSIX)."""
     train_step = maybe_compile(model.train_step, cfg)
-    times, cpu_times = [], []
+    times, cpu_times, faults = [], [], None
     for i in range(args.warmup + args.iters):
+        if i == args.warmup:
+            faults = minor_page_faults()
         _sync(args.device)
         start, cpu_start = time.perf_counter(), time.process_time()
         train_step(data, optim_wrapper)
@@ -171,7 +176,9 @@ def time_train_steps(model, optim_wrapper, data, args, cfg) -> list:
             cpu_times.append(time.process_time() - cpu_start)
         print(f'train step {i + 1}/{args.warmup + args.iters}: '
               f'{time.perf_counter() - start:.3f} s', flush=True)
-    return times, cpu_times
+    if faults is not None:
+        faults = minor_page_faults() - faults
+    return times, cpu_times, faults
 
 
 def time_inference(test_step, data, args, dtype) -> list:
@@ -210,7 +217,7 @@ def run(args: argparse.Namespace) -> dict:
     dtype = str(amp_dtype or torch.float32).replace('torch.', '')
     if args.device == 'cuda':
         torch.cuda.reset_peak_memory_stats()
-    train_times, cpu_times = time_train_steps(
+    train_times, cpu_times, faults = time_train_steps(
         model, optim_wrapper, synthetic_batch(args.batch, size), args, cfg)
     result = dict(
         config=args.config, batch=args.batch, image_size=size,
@@ -226,6 +233,10 @@ def run(args: argparse.Namespace) -> dict:
         # CPU seconds of the process (all its threads) per step: with one
         # thread, a measure that does not grow with other jobs' load.
         train_step_cpu_s=statistics.median(cpu_times),
+        # kernel page faults a timed step (fresh pages the kernel zeroes;
+        # env_cfg.malloc_cfg is what keeps them down on glibc)
+        train_minor_faults_per_step=(None if faults is None
+                                     else faults / len(train_times)),
         train_peak_rss_bytes=peak_rss_bytes(),
         train_peak_cuda_bytes=(torch.cuda.max_memory_allocated()
                                if args.device == 'cuda' else None))
@@ -283,6 +294,9 @@ def print_table(result: dict) -> None:
          ' '.join(f'{t:.3f}' for t in result['train_step_all_s'])),
         ('train step CPU time (median)',
          f"{result['train_step_cpu_s']:.3f} s"),
+        ('minor page faults a step',
+         f"{result['train_minor_faults_per_step']:.0f}"
+         if result['train_minor_faults_per_step'] is not None else '-'),
         ('peak RSS after training',
          f"{(result['train_peak_rss_bytes'] or 0) / gb:.2f} GB"),
     ]
