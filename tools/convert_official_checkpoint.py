@@ -15,8 +15,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from pointhmr_mm.registry import MODELS
-from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.official_checkpoint import convert_official_state_dict
+from pointhmr_mm.setup_env import register_all_modules
+from pointhmr_mm.apis.official_checkpoint import convert_official_state_dict
 
 
 def parse_args():

@@ -14,7 +14,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmengine.structures import BaseDataElement
 
 from pointhmr_mm.registry import MODELS
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 DEFAULT_CROP = 224
 # A detector's box is tight; the crop gets this much context around it.

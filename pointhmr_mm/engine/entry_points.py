@@ -13,8 +13,8 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import barrier, is_distributed, is_main_process
 from mmengine.runner import Runner
 
-from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.assets import prepare_config_assets
+from pointhmr_mm.setup_env import register_all_modules
+from pointhmr_mm.synthetic.quickstart import prepare_config_assets
 from .dist import LAUNCHERS, setup_distributed
 from .runner import build_runner
 

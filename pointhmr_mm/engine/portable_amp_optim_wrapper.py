@@ -7,7 +7,7 @@ from mmengine.device import get_device
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.runner.amp import autocast
 
-from pointhmr_mm.models.utils.precision import cpu_bf16_pays
+from pointhmr_mm.utils.cpu import cpu_bf16_pays
 from pointhmr_mm.registry import OPTIM_WRAPPERS
 
 AMP_CHOICES = (True, False, 'auto')

@@ -11,7 +11,7 @@ of samples).
 """
 from .camera import FOCAL_PER_SIDE, SyntheticCamera
 from .preview import sample_grid
-from .quickstart import ensure_quickstart_assets
+from .quickstart import ensure_quickstart_assets, prepare_config_assets
 from .render import SyntheticRenderer
 from .scene import BACKGROUND_SHAPES, random_background, scene_settings
 from .writer import (SPLIT_SEED_OFFSET, ensure_synthetic_dataset,
@@ -20,6 +20,7 @@ from .writer import (SPLIT_SEED_OFFSET, ensure_synthetic_dataset,
 __all__ = [
     'BACKGROUND_SHAPES', 'FOCAL_PER_SIDE', 'SPLIT_SEED_OFFSET',
     'SyntheticCamera', 'SyntheticRenderer', 'ensure_quickstart_assets',
+    'prepare_config_assets',
     'ensure_synthetic_dataset', 'random_background', 'sample_grid',
     'scene_settings', 'split_exists', 'stored_settings', 'write_split'
 ]

@@ -57,3 +57,13 @@ def ensure_quickstart_assets(root: PathLike, num_vertices: int,
     ensure_synthetic_dataset(root / 'synthetic', body_dir, num_train,
                              num_val, seed, image_size, num_workers,
                              **scene)
+
+
+def prepare_config_assets(cfg) -> None:
+    """Make the assets named by ``cfg.quickstart_assets`` if absent: the
+    embedded Anny body (a vertex subset), its mesh hierarchy and the
+    synthetic splits (:func:`ensure_quickstart_assets` takes the dict's
+    keys). A config without that key needs nothing."""
+    spec = cfg.get('quickstart_assets')
+    if spec:
+        ensure_quickstart_assets(**spec)

@@ -10,8 +10,8 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 from pointhmr_mm.registry import MODELS
-from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.benchmark import (SMPL_MESH_LEVELS, SMPL_NUM_VERTICES,
+from pointhmr_mm.setup_env import register_all_modules
+from pointhmr_mm.testing.benchmark import (SMPL_MESH_LEVELS, SMPL_NUM_VERTICES,
                                          point_model_at_stand_in,
                                          synthetic_batch)
 

@@ -12,7 +12,7 @@ from pointhmr_mm.datasets import HumanDataDataset
 from pointhmr_mm.datasets.conventions import (HUMAN_DATA_INDEX,
                                               SURREAL_GENDER_CODES)
 from pointhmr_mm.utils.safe_pickle import load_npz
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 register_all_modules()
 

@@ -14,7 +14,7 @@ from dataset_helpers import (PIPELINE, metro_person, write_linelist,
 from pointhmr_mm.datasets import MetroTSVDataset
 from pointhmr_mm.datasets.conventions import SURREAL_GENDER_CODES
 from pointhmr_mm.datasets.metro_tsv_dataset import TSVFile
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 register_all_modules()
 

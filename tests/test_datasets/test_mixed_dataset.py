@@ -6,7 +6,7 @@ from mmengine.dataset import DefaultSampler
 from torch.utils.data import Dataset
 
 from pointhmr_mm.datasets import MixedMeshDataset
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 register_all_modules()
 

@@ -24,7 +24,7 @@ sys.path.insert(0, sys.argv[1])
 from toy_helpers import toy_cfg
 from pointhmr_mm.engine import build_runner, setup_distributed
 from pointhmr_mm.engine.entry_points import close_distributed
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 register_all_modules()
 cfg = toy_cfg(sys.argv[2], 'dist', train_cfg=dict(max_epochs=1))

@@ -13,7 +13,7 @@ from mmengine.hooks import Hook
 
 from pointhmr_mm.engine import (PointHMRRunner, build_runner, get_rng_states,
                                 set_rng_states, write_atomically)
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 sys.path.insert(0, str(Path(__file__).parents[1] / 'data' / 'toy'))
 from toy_helpers import toy_cfg  # noqa: E402

@@ -6,7 +6,7 @@ import pytest
 
 from pointhmr_mm.engine import build_runner
 from pointhmr_mm.engine.hooks import SafeCheckpointHook
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 sys.path.insert(0, str(Path(__file__).parents[1] / 'data' / 'toy'))
 from toy_helpers import toy_cfg  # noqa: E402

@@ -11,7 +11,7 @@ from mmengine.logging import HistoryBuffer
 
 from pointhmr_mm.engine import build_runner, checkpoint_safe_globals
 from pointhmr_mm.engine.safe_load import history_buffer_statistic
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 sys.path.insert(0, str(Path(__file__).parents[1] / 'data' / 'toy'))
 from toy_helpers import toy_cfg  # noqa: E402

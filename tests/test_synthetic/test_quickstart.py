@@ -5,7 +5,7 @@ from mmengine.config import Config
 
 from pointhmr_mm.synthetic import ensure_quickstart_assets, stored_settings
 from pointhmr_mm.synthetic.preview import sample_grid
-from pointhmr_mm.utils.assets import prepare_config_assets
+from pointhmr_mm.synthetic.quickstart import prepare_config_assets
 
 SPEC = dict(num_vertices=300, mesh_levels=(150, 60), num_train=2,
             num_val=1, image_size=32, max_heading_deg=45.,

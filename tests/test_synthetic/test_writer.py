@@ -14,7 +14,7 @@ from pointhmr_mm.models.body_models import SMPL
 from pointhmr_mm.synthetic import (FOCAL_PER_SIDE, ensure_synthetic_dataset,
                                    stored_settings, write_split)
 from pointhmr_mm.synthetic.writer import GENERATOR_VERSION
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 from pointhmr_mm.utils.keypoints import H36M_TO_J14
 from pointhmr_mm.utils.safe_pickle import load_npz
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from pointhmr_mm.models.body_models import SMPL
 from pointhmr_mm.models.utils import MeshSampler
-from pointhmr_mm.utils.benchmark import (make_stand_in_body_model,
+from pointhmr_mm.testing.benchmark import (make_stand_in_body_model,
                                          missing_body_model_files,
                                          point_model_at_stand_in)
 

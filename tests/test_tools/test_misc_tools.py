@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 
 from conftest import CROP, ROOT
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 sys.path.insert(0, str(ROOT / 'tools' / 'misc'))
 sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))

@@ -24,7 +24,7 @@ from mmengine.config import Config
 
 from graphcmr_helpers import write_graphcmr_file
 from official_helpers import random_released_state_dict
-from pointhmr_mm.utils.data_doctor import iter_config_paths
+from pointhmr_mm.apis.data_doctor import iter_config_paths
 
 ROOT = Path(__file__).parents[2]
 sys.path.insert(0, str(ROOT / 'tests' / 'test_datasets'))

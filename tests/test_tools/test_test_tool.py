@@ -16,7 +16,7 @@ from mmengine.structures import BaseDataElement
 from conftest import BATCH, NUM_IMAGES, ROOT
 from pointhmr_mm.evaluation.metrics.dump_mesh_results import (
     DumpMeshResults, drop_empty_gt)
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 from test_train_tool import load_tool
 
 register_all_modules()

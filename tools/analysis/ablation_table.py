@@ -133,8 +133,8 @@ def w32_costs(variants, lock) -> dict:
     from mmengine.config import Config
 
     from pointhmr_mm.registry import MODELS
-    from pointhmr_mm.utils import register_all_modules
-    from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
+    from pointhmr_mm.setup_env import register_all_modules
+    from pointhmr_mm.testing.benchmark import (count_parameters, forward_flops,
                                              make_stand_in_body_model,
                                              missing_body_model_files,
                                              point_model_at_stand_in)

@@ -46,11 +46,11 @@ from mmengine.runner.amp import autocast
 
 from pointhmr_mm.engine.entry_points import (AMP_WRAPPERS, add_amp_args,
                                              apply_amp_args)
-from pointhmr_mm.models.utils.precision import (cpu_has_amx,
-                                                 cpu_has_avx512_bf16)
+from pointhmr_mm.utils.cpu import (cpu_has_amx,
+                                  cpu_has_avx512_bf16)
 from pointhmr_mm.registry import MODELS
-from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
+from pointhmr_mm.setup_env import register_all_modules
+from pointhmr_mm.testing.benchmark import (count_parameters, forward_flops,
                                          make_stand_in_body_model,
                                          minor_page_faults,
                                          missing_body_model_files,

@@ -6,7 +6,7 @@
 The input is one (3, SIZE, SIZE) crop; SIZE defaults to the crop side of
 the config's test pipeline (the grid tokens of the head are sized for it,
 so another size only works where the config allows it). FLOPs are counted
-by ``torch.utils.flop_counter`` (``pointhmr_mm.utils.benchmark``) on the
+by ``torch.utils.flop_counter`` (``pointhmr_mm.testing.benchmark``) on the
 tensor forward: a multiply-add is 2 FLOPs. mmengine's
 ``get_model_complexity_info`` (what mmdet/mmpose's get_flops print) counts a
 multiply-add as 1 "FLOP", so the MACs line is the number to compare with
@@ -22,8 +22,8 @@ from mmengine.config import Config, DictAction
 
 from pointhmr_mm.apis.inference import crop_size_of
 from pointhmr_mm.registry import MODELS
-from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.benchmark import (count_parameters, forward_flops,
+from pointhmr_mm.setup_env import register_all_modules
+from pointhmr_mm.testing.benchmark import (count_parameters, forward_flops,
                                          make_stand_in_body_model,
                                          missing_body_model_files,
                                          point_model_at_stand_in,

@@ -27,8 +27,8 @@ from mmengine.utils import ProgressBar, mkdir_or_exist
 
 from pointhmr_mm.engine.entry_points import ConfigError, merge_cfg_options
 from pointhmr_mm.registry import DATASETS, MODELS
-from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.assets import prepare_config_assets
+from pointhmr_mm.setup_env import register_all_modules
+from pointhmr_mm.synthetic.quickstart import prepare_config_assets
 from pointhmr_mm.visualization import MeshRenderer, weak_perspective_to_screen
 from pointhmr_mm.visualization.mesh_visualizer import (GT_COLOR,
                                                        draw_keypoints_2d,

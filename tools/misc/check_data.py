@@ -13,8 +13,8 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.data_doctor import DataDoctor
+from pointhmr_mm.setup_env import register_all_modules
+from pointhmr_mm.apis.data_doctor import DataDoctor
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -15,10 +15,9 @@ from torch.utils.checkpoint import set_checkpoint_early_stop
 
 from pointhmr_mm.models.body_models.smpl import find_body_model_file
 from pointhmr_mm.models.utils.checkpointing import guard_batch_norm_recompute
-from pointhmr_mm.models.utils.precision import (full_precision,
-                                               resolve_channels_last,
-                                               to_float)
+from pointhmr_mm.models.utils.precision import full_precision, to_float
 from pointhmr_mm.registry import MODELS, TASK_UTILS
+from pointhmr_mm.utils.cpu import resolve_channels_last
 from pointhmr_mm.utils.keypoints import H36M_TO_J14, PELVIS_H36M
 
 GENDERS = ('neutral', 'male', 'female')
@@ -60,7 +59,7 @@ class PointHMR(BaseModel):
         channels_last: Run the backbone and neck in channels-last (NHWC)
             memory format: True, False or ``'auto'`` (on with CUDA or an
             AMX CPU, where it is faster; see
-            :func:`~pointhmr_mm.models.utils.precision.resolve_channels_last`).
+            :func:`~pointhmr_mm.utils.cpu.resolve_channels_last`).
             Outputs are the same up to float rounding.
         compile_modules: ``torch.compile`` the backbone, the neck and the
             head's forward in place (``nn.Module.compile``; state dict keys

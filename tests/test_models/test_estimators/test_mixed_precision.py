@@ -12,7 +12,7 @@ from torch import nn
 from model_helpers import make_batch, tiny_model_cfg
 from pointhmr_mm.models.utils import MeshSampler
 from pointhmr_mm.registry import MODELS
-from pointhmr_mm.utils import register_all_modules
+from pointhmr_mm.setup_env import register_all_modules
 
 AMP = dict(type='PortableAmpOptimWrapper', dtype='bfloat16',
            optimizer=dict(type='Adam', lr=1e-3))
@@ -83,7 +83,7 @@ def test_auto_amp_is_on_only_where_it_pays(monkeypatch, amx, avx512_bf16):
     """enabled='auto': bf16 on a CPU with AMX or AVX-512 BF16, fp32 (no
     autocast) without either."""
     register_all_modules()
-    import pointhmr_mm.models.utils.precision as precision
+    import pointhmr_mm.utils.cpu as precision
     monkeypatch.setattr(precision, 'cpu_has_amx', lambda: amx)
     monkeypatch.setattr(precision, 'cpu_has_avx512_bf16', lambda: avx512_bf16)
     on = amx or avx512_bf16
@@ -258,7 +258,7 @@ def test_channels_last_setting_is_checked(model_cfg):
 def test_auto_channels_last_follows_amx(monkeypatch, model_cfg, amx):
     """channels_last='auto' follows AMX alone: AVX-512 BF16 does not turn
     it on (slower there, DEVELOPERS.md)."""
-    import pointhmr_mm.models.utils.precision as precision
+    import pointhmr_mm.utils.cpu as precision
     monkeypatch.setattr(precision, 'cpu_has_amx', lambda: amx)
     monkeypatch.setattr(precision, 'cpu_has_avx512_bf16', lambda: True)
     assert precision.resolve_channels_last('auto') is amx

@@ -5,8 +5,8 @@ from pathlib import Path
 from mmengine.config import Config
 
 from model_helpers import tiny_model_cfg
-from pointhmr_mm.utils import register_all_modules
-from pointhmr_mm.utils.data_doctor import DataDoctor, iter_config_paths
+from pointhmr_mm.setup_env import register_all_modules
+from pointhmr_mm.apis.data_doctor import DataDoctor, iter_config_paths
 
 sys.path.insert(0, str(Path(__file__).parents[1] / 'test_datasets'))
 from dataset_helpers import write_human_data_split  # noqa: E402

@@ -12,7 +12,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from pointhmr_mm.registry import MODELS
-from pointhmr_mm.utils.official_checkpoint import convert_official_state_dict
+from pointhmr_mm.apis.official_checkpoint import convert_official_state_dict
 from pointhmr_mm.utils.safe_pickle import load_npz
 
 from official_helpers import random_released_state_dict
