@@ -12,6 +12,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from pointhmr_mm.utils.constants import GENDERS
 from pointhmr_mm.utils.keypoints import LSP14_NAMES
 
 _SIDES = ('left', 'right')
@@ -94,7 +95,6 @@ LSP14_FROM_HUMAN_DATA: Tuple[Tuple[str, ...], ...] = (
 assert len(HUMAN_DATA_KEYPOINTS) == HUMAN_DATA_NUM_KEYPOINTS
 assert len(LSP14_FROM_HUMAN_DATA) == len(LSP14_NAMES)
 
-GENDERS = ('neutral', 'male', 'female')
 # Stored gender strings (HumanData's 'm'/'f', METRO's 'male'/'female',
 # METRO's 'none' for a missing label), any case.
 GENDER_STRINGS = {
@@ -187,25 +187,6 @@ def human_data_to_lsp14(keypoints: np.ndarray,
     for j, name in enumerate(lsp14_sources(present)):
         if name is not None:
             out[:, j] = keypoints[:, HUMAN_DATA_INDEX[name]]
-    return out
-
-
-def lsp14_to_human_data(keypoints: np.ndarray) -> np.ndarray:
-    """Place LSP-14 keypoints at their preferred human_data slots.
-
-    Args:
-        keypoints: (N, 14, C).
-
-    Returns:
-        np.ndarray: (N, 190, C) float32, zeros at the other 176 slots.
-    """
-    keypoints = np.asarray(keypoints, dtype=np.float32)
-    if keypoints.ndim != 3 or keypoints.shape[1] != len(LSP14_NAMES):
-        raise ValueError(f'keypoints must be (N, 14, C), got '
-                         f'{keypoints.shape}')
-    out = np.zeros((keypoints.shape[0], HUMAN_DATA_NUM_KEYPOINTS,
-                    keypoints.shape[2]), dtype=np.float32)
-    out[:, lsp14_human_data_slots()] = keypoints
     return out
 
 

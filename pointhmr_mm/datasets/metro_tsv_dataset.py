@@ -35,14 +35,13 @@ import numpy as np
 import yaml
 
 from pointhmr_mm.registry import DATASETS
+from pointhmr_mm.utils.constants import NUM_BETAS, NUM_POSE
 from pointhmr_mm.utils.keypoints import J24_PELVIS, J24_TO_J14
 from .base_mesh_dataset import BaseMeshDataset, check_shape
 
 # METRO's crop side is 200 px per unit of `scale`.
 METRO_SCALE_PX = 200.
 NUM_J24 = 24
-NUM_POSE = 72
-NUM_BETAS = 10
 TSV_KEYS = ('img', 'label', 'hw')
 
 

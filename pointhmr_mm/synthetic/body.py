@@ -18,10 +18,10 @@ import torch
 
 from pointhmr_mm.models.body_models import SMPL
 from pointhmr_mm.models.body_models.smpl import find_body_model_file
+from pointhmr_mm.utils.constants import GENDERS
 from pointhmr_mm.utils.safe_pickle import load_npz
 
 PathLike = Union[str, Path]
-GENDERS = ('neutral', 'male', 'female')
 GENDER_CODES = dict(neutral='n', male='m', female='f')  # MMHuman3D's codes
 SHAPE_COMPONENTS = 10
 BETA_CLIP = 2.  # shape stays within 2 standard deviations

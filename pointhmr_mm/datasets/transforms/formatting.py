@@ -7,11 +7,10 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
 
 from pointhmr_mm.registry import TRANSFORMS
-
+from pointhmr_mm.utils.constants import NUM_BETAS
 from .loading import check_image, describe_sample, get_array
 from .mesh_transforms import NUM_JOINTS, NUM_POSE
 
-NUM_BETAS = 10
 META_KEYS = ('img_path', 'ori_shape', 'img_shape', 'bbox_center',
              'bbox_size', 'rotation', 'flip', 'crop_matrix', 'gender',
              'dataset_name', 'eval_protocol', 'sample_idx')
@@ -29,7 +28,8 @@ LABEL_FIELDS = dict(keypoints_2d=('gt_keypoints_2d', (NUM_JOINTS, 3)),
 class PackMeshInputs(BaseTransform):
     """Pack a sample as ``dict(inputs, data_samples)``.
 
-    ``inputs``: uint8 tensor (3, H, W), BGR (HWC -> CHW). ``data_samples``:
+    ``inputs``: uint8 tensor (3, H, W), BGR (HWC -> CHW); float32 [0, 255]
+    after ``MeshPixelNoise``. ``data_samples``:
     a ``BaseDataElement`` with float32 tensors ``gt_keypoints_2d`` (14, 3)
     normalised xy + confidence, ``gt_keypoints_3d`` (14, 4) metres +
     confidence, ``gt_pose`` (72,), ``gt_betas`` (10,) and ``has_smpl`` ()
@@ -39,13 +39,18 @@ class PackMeshInputs(BaseTransform):
 
     Args:
         meta_keys: Keys copied into the metainfo when present.
+        with_labels: Pack the label fields; inference on plain images
+            (``pointhmr_mm.apis``) passes False, so its samples carry no
+            GT fields at all.
     """
 
-    def __init__(self, meta_keys: Sequence[str] = META_KEYS):
+    def __init__(self, meta_keys: Sequence[str] = META_KEYS,
+                 with_labels: bool = True):
         if isinstance(meta_keys, str):
             raise TypeError(f'meta_keys must be a sequence of keys, got the '
                             f'string {meta_keys!r}')
         self.meta_keys = tuple(meta_keys)
+        self.with_labels = with_labels
 
     def _labels(self, results: dict) -> dict:
         fields = {}
@@ -70,7 +75,10 @@ class PackMeshInputs(BaseTransform):
             raise KeyError('PackMeshInputs needs "img" '
                            f'({describe_sample(results)})')
         img = results['img']
-        check_image(img, 'PackMeshInputs', results)
+        # float32 crops come from MeshPixelNoise (kept unrounded, [0, 255])
+        if not (isinstance(img, np.ndarray) and img.dtype == np.float32
+                and img.ndim == 3 and img.shape[2] == 3):
+            check_image(img, 'PackMeshInputs', results)
         # (H, W, 3) -> (3, H, W)
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0,
                                                                      1)))
@@ -80,8 +88,10 @@ class PackMeshInputs(BaseTransform):
             {k: results[k]
              for k in self.meta_keys if k in results})
         sample = BaseDataElement(metainfo=metainfo)
-        sample.set_data(self._labels(results))
+        if self.with_labels:
+            sample.set_data(self._labels(results))
         return dict(inputs=inputs, data_samples=sample)
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+        return (f'{type(self).__name__}(meta_keys={self.meta_keys}, '
+                f'with_labels={self.with_labels})')

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pointhmr_mm.utils.atomic_io import write_file_atomically
+from pointhmr_mm.utils.constants import GENDERS, NUM_POSE_CORRECTIVES
 from pointhmr_mm.utils.safe_pickle import load_npz
 from ..utils.mesh_sampler import MeshSampler
 from ..utils.mesh_sampler_builder import build_mesh_sampler
@@ -30,7 +31,6 @@ from .anny.regressors import transfer_regressor
 
 PathLike = Union[str, Path]
 ARCHIVE = Path(__file__).parent / 'assets' / 'anny_body_6890.npz'
-GENDERS = ('neutral', 'male', 'female')
 # per-gender SMPL keys kept in the archive (posedirs are zeros: Anny is
 # plain linear blend skinning; J is J_regressor @ v_template)
 GENDER_KEYS = ('v_template', 'weights', 'J_regressor', 'shapedirs')
@@ -38,7 +38,6 @@ SHARED_KEYS = ('f', 'kintree_table')
 REGRESSORS = ('h36m', 'lsp14', 'coco')
 SAMPLER_KEYS = ('A', 'U', 'D')
 FLOAT32_KEYS = ('weights', 'J_regressor', 'shapedirs', *REGRESSORS)
-NUM_POSE_CORRECTIVES = 207  # 23 joints x 9 rotation-matrix entries
 MIN_SUBSET_VERTICES = 100
 
 

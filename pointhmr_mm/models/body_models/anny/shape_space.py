@@ -6,7 +6,8 @@ from typing import Tuple
 
 import numpy as np
 
-NUM_BETAS = 10
+from pointhmr_mm.utils.constants import NUM_BETAS
+
 SIGN_SEED = 0  # of the vector that fixes each direction's sign
 
 
