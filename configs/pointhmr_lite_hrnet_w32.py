@@ -8,7 +8,7 @@
 # - target decoder: 64-wide features (not 512); the sampled vertex tokens
 #   are projected to the 512-wide token by a linear layer.
 # configs/ablations/pointhmr_lite_hrnet_w32_28px.py is the other design
-# measured (28 px maps, 128 wide; same FLOPs), see the README's ablation.
+# measured (28 px maps, 128 wide; same FLOPs), see docs/benchmarks.md.
 _base_ = ['./pointhmr_hrnet_w32.py']
 
 lite_dims = 64

@@ -19,6 +19,7 @@ from mmengine.registry import \
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
@@ -27,57 +28,41 @@ from mmengine.registry import \
     WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
-# Network parts, losses, body models and the estimator.
-MODELS = Registry('model', parent=MMENGINE_MODELS,
-                  locations=['pointhmr_mm.models'])
-# Mesh topology and other helpers that models hold but do not train.
-TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS,
-                      locations=['pointhmr_mm.models'])
-MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS,
-                          locations=['pointhmr_mm.models'])
-# Children without modules of their own: they let ``default_scope`` look
-# up mmengine's log processors and ``init_cfg`` initialisers quietly.
-WEIGHT_INITIALIZERS = Registry('weight initializer',
-                               parent=MMENGINE_WEIGHT_INITIALIZERS,
-                               locations=['pointhmr_mm.models'])
 
-DATASETS = Registry('dataset', parent=MMENGINE_DATASETS,
-                    locations=['pointhmr_mm.datasets'])
-DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS,
-                         locations=['pointhmr_mm.datasets'])
-TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS,
-                      locations=['pointhmr_mm.datasets.transforms'])
+def _child(name: str, parent: Registry, package: str) -> Registry:
+    """A child of mmengine's ``parent`` whose modules live in
+    ``pointhmr_mm.<package>``."""
+    return Registry(name, parent=parent, locations=[f'pointhmr_mm.{package}'])
 
-METRICS = Registry('metric', parent=MMENGINE_METRICS,
-                   locations=['pointhmr_mm.evaluation'])
-EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR,
-                     locations=['pointhmr_mm.evaluation'])
 
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS,
-                 locations=['pointhmr_mm.engine'])
-LOOPS = Registry('loop', parent=MMENGINE_LOOPS,
-                 locations=['pointhmr_mm.engine'])
-LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS,
-                          locations=['pointhmr_mm.engine'])
-OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS,
-                      locations=['pointhmr_mm.engine'])
-OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS,
-                          locations=['pointhmr_mm.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor',
-    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    locations=['pointhmr_mm.engine'])
-PARAM_SCHEDULERS = Registry('parameter scheduler',
-                            parent=MMENGINE_PARAM_SCHEDULERS,
-                            locations=['pointhmr_mm.engine'])
+# Network parts, losses, body models, data preprocessors and the estimator.
+MODELS = _child('model', MMENGINE_MODELS, 'models')
+# Mesh targets, topology and other helpers that models hold but do not train.
+TASK_UTILS = _child('task util', MMENGINE_TASK_UTILS, 'models')
+MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS, 'models')
+# ``init_cfg`` initialisers (PretrainedIfExists) and mmengine's own.
+WEIGHT_INITIALIZERS = _child('weight initializer',
+                             MMENGINE_WEIGHT_INITIALIZERS, 'models')
 
-VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS,
-                       locations=['pointhmr_mm.visualization'])
-VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS,
-                       locations=['pointhmr_mm.visualization'])
+DATASETS = _child('dataset', MMENGINE_DATASETS, 'datasets')
+DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, 'datasets')
+TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, 'datasets.transforms')
 
-# Runners (the project's Runner keeps RNG states and saves atomically).
-from mmengine.registry import RUNNERS as MMENGINE_RUNNERS  # noqa: E402
+METRICS = _child('metric', MMENGINE_METRICS, 'evaluation')
+EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR, 'evaluation')
 
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS,
-                   locations=['pointhmr_mm.engine'])
+HOOKS = _child('hook', MMENGINE_HOOKS, 'engine')
+LOOPS = _child('loop', MMENGINE_LOOPS, 'engine')
+LOG_PROCESSORS = _child('log_processor', MMENGINE_LOG_PROCESSORS, 'engine')
+OPTIMIZERS = _child('optimizer', MMENGINE_OPTIMIZERS, 'engine')
+OPTIM_WRAPPERS = _child('optim_wrapper', MMENGINE_OPTIM_WRAPPERS, 'engine')
+OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
+                                    MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                    'engine')
+PARAM_SCHEDULERS = _child('parameter scheduler', MMENGINE_PARAM_SCHEDULERS,
+                          'engine')
+# The project's Runner keeps RNG states and saves atomically.
+RUNNERS = _child('runner', MMENGINE_RUNNERS, 'engine')
+
+VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS, 'visualization')
+VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS, 'visualization')

@@ -31,7 +31,7 @@ def mesh_sampler_file(body_model_dir):
 @pytest.fixture(scope='session')
 def tiny_checkpoint(body_model_dir, mesh_sampler_file, tmp_path_factory):
     """A config file and a checkpoint of a tiny PointHMR."""
-    from model_helpers import TINY_IMAGE, tiny_model_cfg
+    from toolbox.tiny_model import TINY_IMAGE, tiny_model_cfg
     from pointhmr_mm.models.utils import MeshSampler
     from pointhmr_mm.registry import MODELS
     out = tmp_path_factory.mktemp('tiny_ckpt')

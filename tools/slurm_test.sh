@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
 # Usage: tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
-# GPUS, GPUS_PER_NODE, CPUS_PER_TASK and SRUN_ARGS may be set.
+#
+# Starts GPUS test processes (srun tasks; default 8) on PARTITION. GPUS,
+# GPUS_PER_NODE (0 on a partition without GPUs), TASKS_PER_NODE,
+# CPUS_PER_TASK and SRUN_ARGS as in tools/slurm_train.sh; see
+# docs/cluster.md.
 set -x
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
 CHECKPOINT=$4
 GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
+if [[ "${GPUS_PER_NODE}" -gt 0 ]]; then
+    GRES=(--gres=gpu:"${GPUS_PER_NODE}")
+    TASKS_PER_NODE=${GPUS_PER_NODE}
+    CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+else
+    GRES=()
+    TASKS_PER_NODE=${TASKS_PER_NODE:-${GPUS}}
+    CPUS_PER_TASK=${CPUS_PER_TASK:-1}
+fi
 SRUN_ARGS=${SRUN_ARGS:-""}
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 srun -p "${PARTITION}" \
     --job-name="${JOB_NAME}" \
-    --gres=gpu:"${GPUS_PER_NODE}" \
+    "${GRES[@]}" \
     --ntasks="${GPUS}" \
-    --ntasks-per-node="${GPUS_PER_NODE}" \
+    --ntasks-per-node="${TASKS_PER_NODE}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \

@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
 # Usage: tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [GPUS] [train.py args]
-# GPUS (also from the GPUS variable, default 8) is the number of processes
-# (srun tasks); GPUS_PER_NODE, CPUS_PER_TASK and SRUN_ARGS may be set.
+#
+# Starts GPUS training processes (srun tasks; also from the GPUS variable,
+# default 8) on PARTITION. Environment variables:
+#   GPUS_PER_NODE  GPUs (and tasks) per node, default min(GPUS, 8). 0 on a
+#                  partition without GPUs: no GPU is requested and the
+#                  processes train on CPU (gloo).
+#   TASKS_PER_NODE tasks per node on a CPU partition, default GPUS (one
+#                  node); with GPUs it is GPUS_PER_NODE.
+#   CPUS_PER_TASK  default 5 with GPUs (data loading workers); 1 without
+#                  (Slurm's own default: fits any node; raise it to the
+#                  cores each process should use).
+#   SRUN_ARGS      more srun options, e.g. "--time=12:00:00".
+# See docs/cluster.md.
 set -x
 PARTITION=$1
 JOB_NAME=$2
@@ -15,15 +26,23 @@ else
 fi
 GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+if [[ "${GPUS_PER_NODE}" -gt 0 ]]; then
+    GRES=(--gres=gpu:"${GPUS_PER_NODE}")
+    TASKS_PER_NODE=${GPUS_PER_NODE}
+    CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+else
+    GRES=()
+    TASKS_PER_NODE=${TASKS_PER_NODE:-${GPUS}}
+    CPUS_PER_TASK=${CPUS_PER_TASK:-1}
+fi
 SRUN_ARGS=${SRUN_ARGS:-""}
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 srun -p "${PARTITION}" \
     --job-name="${JOB_NAME}" \
-    --gres=gpu:"${GPUS_PER_NODE}" \
+    "${GRES[@]}" \
     --ntasks="${GPUS}" \
-    --ntasks-per-node="${GPUS_PER_NODE}" \
+    --ntasks-per-node="${TASKS_PER_NODE}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \

@@ -16,6 +16,11 @@ the CPU, each sample's own (not views of its batch) -- what
 ``mmengine.evaluator.Evaluator.offline_evaluate`` takes as
 ``data_samples``.
 
+The metrics are printed and written to
+``<work dir>/test_metrics_<time>.json`` before ``--out`` and ``--dump`` are
+written (``MetricsFirstEvaluator``), and every output path is checked
+before the test starts, so no evaluation is lost to an unwritable path.
+
 ``--show-dir DIR`` draws every ``--interval``-th sample (mesh over the
 crop, side view, heatmaps) into DIR (relative paths: under the work dir);
 ``--show`` shows them in a window, where there is a display.
@@ -25,13 +30,16 @@ Several processes: ``tools/dist_test.sh CONFIG CKPT N`` or
 """
 import argparse
 import os
-import sys
+import os.path as osp
+import time
 
 from mmengine.config import Config
 
+from pointhmr_mm.engine.config_check import check_writable
 from pointhmr_mm.engine.entry_points import (ConfigError, add_common_args,
                                              apply_common_args,
                                              export_local_rank, run_tool)
+from pointhmr_mm.visualization.display import has_display
 
 OUT_SUFFIXES = ('.pkl', '.pickle', '.json')
 DUMP_SUFFIXES = ('.pkl', '.pickle')
@@ -39,15 +47,8 @@ DUMP_SUFFIXES = ('.pkl', '.pickle')
 # quick-start sample; --dump keeps them.
 OUT_EXCLUDED = ('pred_heatmaps', )
 VIS_HOOK = 'MeshVisualizationHook'
-
-
-def has_display() -> bool:
-    """Whether a window can open: Windows and macOS always, elsewhere an
-    X11 or Wayland display."""
-    if sys.platform in ('win32', 'darwin'):
-        return True
-    return bool(os.environ.get('DISPLAY') or
-                os.environ.get('WAYLAND_DISPLAY'))
+EVALUATOR = 'MetricsFirstEvaluator'
+PLAIN_EVALUATORS = ('Evaluator', 'mmengine.Evaluator', EVALUATOR)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -103,14 +104,55 @@ def add_dump(cfg: Config, args: argparse.Namespace, metric: dict) -> None:
     evaluators = cfg.get('test_evaluator')
     if evaluators is None:
         raise ConfigError(f'{args.config} has no test_evaluator')
+    if isinstance(evaluators, dict) and 'metrics' in evaluators:
+        inner = evaluators['metrics']
+        evaluators.metrics = (inner if isinstance(inner, list)
+                              else [inner]) + [metric]
+        return
     if not isinstance(evaluators, list):
         evaluators = [evaluators]
     cfg.test_evaluator = evaluators + [metric]
 
 
+def check_outputs(cfg: Config, args: argparse.Namespace) -> None:
+    """Refuse, before the test runs, output paths that cannot be written.
+
+    Raises:
+        ConfigError: Naming the option and the path.
+    """
+    for option, path in (('--out', args.out), ('--dump', args.dump)):
+        if path is not None:
+            check_writable(path, option)
+    if args.show_dir is not None:
+        check_writable(osp.join(cfg.work_dir, args.show_dir), '--show-dir',
+                       is_dir=True)
+
+
+def metrics_first(cfg: Config, args: argparse.Namespace) -> None:
+    """Make ``cfg.test_evaluator`` a ``MetricsFirstEvaluator`` that writes
+    ``<work dir>/test_metrics_<time>.json`` before any dump."""
+    evaluator = cfg.get('test_evaluator')
+    if evaluator is None:
+        raise ConfigError(f'{args.config} has no test_evaluator')
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        if evaluator.get('type', 'Evaluator') not in PLAIN_EVALUATORS:
+            return  # the config's own evaluator class
+        metrics = evaluator['metrics']
+    else:
+        metrics = evaluator
+    stamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    cfg.test_evaluator = dict(
+        type=EVALUATOR,
+        metrics=metrics if isinstance(metrics, list) else [metrics],
+        metrics_file=osp.join(cfg.work_dir, f'test_metrics_{stamp}.json'),
+        header=dict(config=args.config,
+                    checkpoint=osp.abspath(args.checkpoint)))
+
+
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Fold the command line into ``cfg`` (in place) and return it."""
     apply_common_args(cfg, args)
+    check_outputs(cfg, args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.show or args.show_dir is not None:
@@ -122,6 +164,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.dump is not None:
         add_dump(cfg, args, dict(type='DumpMeshResults',
                                  out_file_path=args.dump))
+    metrics_first(cfg, args)
     return cfg
 
 

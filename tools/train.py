@@ -1,6 +1,7 @@
 """Train a PointHMR model with mmengine's Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
+    python tools/train.py CONFIG [--work-dir DIR]
+        [--resume [CKPT] | --load-from CKPT]
         [--amp | --no-amp]
         [--auto-scale-lr] [--no-validate] [--vis-backend tensorboard]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
@@ -25,10 +26,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a PointHMR model')
     parser.add_argument('config', help='train config file')
     add_common_args(parser)
-    parser.add_argument(
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument(
         '--resume', nargs='?', const=AUTO_RESUME, metavar='CKPT',
-        help='resume from CKPT; without CKPT, from the latest checkpoint in '
-        'the work dir')
+        help='resume from CKPT (weights, optimizer, schedule, epoch); '
+        'without CKPT, from the latest checkpoint in the work dir')
+    start.add_argument(
+        '--load-from', metavar='CKPT',
+        help='start a new schedule from the weights of CKPT (e.g. a '
+        'tools/misc/publish_model.py output); loads strictly unless '
+        '--cfg-options load_strict=False')
     add_amp_args(parser)
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by total batch size / the '
@@ -40,6 +47,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.resume not in (None, AUTO_RESUME) and \
             not osp.isfile(args.resume):
         parser.error(f'--resume {args.resume}: no such checkpoint file')
+    if args.load_from is not None and not osp.isfile(args.load_from):
+        parser.error(f'--load-from {args.load_from}: no such checkpoint '
+                     'file')
     return args
 
 
@@ -62,6 +72,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    elif args.load_from is not None:
+        cfg.resume, cfg.load_from = False, args.load_from
     return cfg
 
 

@@ -6,4 +6,6 @@ _base_ = ['../pointhmr_lite_hrnet_w32.py']
 lite_dims = 128
 model = dict(
     neck=dict(in_channels=(64, 256), in_indices=(1, 3),
-              heatmap_hidden_dims=lite_dims, target_dims=lite_dims))
+              heatmap_hidden_dims=lite_dims, target_dims=lite_dims),
+    # the fine decoders' branch is 1/8 of the crop
+    mesh_targets=dict(heatmap_stride=8))

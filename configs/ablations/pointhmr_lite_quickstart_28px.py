@@ -6,4 +6,6 @@ _base_ = ['../quickstart/pointhmr_lite_quickstart.py']
 lite_dims = 64
 model = dict(
     neck=dict(in_channels=(32, 128), in_indices=(1, 3),
-              heatmap_hidden_dims=lite_dims, target_dims=lite_dims))
+              heatmap_hidden_dims=lite_dims, target_dims=lite_dims),
+    # the fine decoders' branch is 1/8 of the crop
+    mesh_targets=dict(heatmap_stride=8))

@@ -12,9 +12,7 @@ root = 'data/quickstart'
 body_model_dir = f'{root}/body_models'
 data_dir = f'{root}/synthetic'
 crop_size = 96
-grid_size = crop_size // 32  # side of the backbone's coarsest map
 mesh_levels = (600, 150)
-num_vertices = mesh_levels[-1]
 quickstart_assets = dict(
     root=root, num_vertices=1200, mesh_levels=mesh_levels,
     # two rendering processes: ~60 s for the 6600 images on 2 cores
@@ -23,8 +21,8 @@ quickstart_assets = dict(
     max_heading_deg=45.,
     # Little background clutter: with 2-8 shapes and lines per image this
     # small network, trained from scratch for 1000 steps, barely beats the
-    # mean pose; with 0-2 it learns the pose (measured on this machine with
-    # the former mannequin); 0-1 learns faster still (see below).
+    # mean pose; with 0-2 it learns the pose (measured with the generator's
+    # former untextured body); 0-1 learns faster still (see below).
     background_shapes=(0, 1))
 
 model = dict(
@@ -41,16 +39,21 @@ model = dict(
             stage4=dict(num_modules=1, num_branches=4, block='BASIC',
                         num_blocks=(1, 1, 1, 1),
                         num_channels=(16, 32, 64, 128)))),
-    neck=dict(in_channels=(16, 128), num_vertices=num_vertices,
-              embed_dims=64, num_heatmap_blocks=1, num_target_blocks=1),
+    neck=dict(in_channels=(16, 128), embed_dims=64, num_heatmap_blocks=1,
+              num_target_blocks=1),
     head=dict(
-        mesh_sampler=dict(filename=f'{body_model_dir}/mesh_downsampling.npz'),
-        in_channels=64, position_dims=32, num_grid_tokens=grid_size**2,
+        in_channels=64, position_dims=32,
         embed_dims=(96, 96, 64, 64), ffn_dims=(128, 128, 128, 128),
         num_layers=(1, 1, 1, 1), dropout=0.),
-    body_model=dict(
-        model_path=f'{body_model_dir}/smpl',
-        joint_regressors=dict(h36m=f'{body_model_dir}/J_regressor_h36m.npy')),
+    mesh_targets=dict(
+        crop_size=crop_size,
+        num_vertices=mesh_levels[-1],
+        body_model=dict(
+            model_path=f'{body_model_dir}/smpl',
+            joint_regressors=dict(
+                h36m=f'{body_model_dir}/J_regressor_h36m.npy')),
+        mesh_sampler=dict(
+            filename=f'{body_model_dir}/mesh_downsampling.npz')),
     test_cfg=dict(output_heatmaps=True))
 
 train_pipeline = [
@@ -93,16 +96,16 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='MeshMetric')
 test_evaluator = val_evaluator
 
-# 4 epochs x 406 steps (batch 16), lr / 10 at 87%. Held-out MPJPE vs
-# MeshMetric's mean-pose baseline, measured here (OMP_NUM_THREADS=2; runs
+# 4 epochs x 407 steps (6500 / 16 rounded up: 1628), lr / 10 at 87%.
+# Held-out MPJPE vs MeshMetric's mean-pose baseline (OMP_NUM_THREADS=2; runs
 # are seeded, so repeatable):
 #   4000 images, 1000 steps: 133 vs 206 (0.65)
 #   5000 / 1250: 129 (0.62); a cosine schedule: 137; lr 2e-3: 128
 #   6000 / 1500: 127 (0.61); with the pose spread at 0.2 (fewer kicks):
 #   114 vs 188 (0.605), and the lr drop at 70% instead: 116
-#   6500 / 1624: 113.5 vs 188 (0.603); heading +-30 instead: 112 vs 176
+#   6500 / 1628: 113.5 vs 188 (0.603); heading +-30 instead: 112 vs 176
 #   (0.64); background clutter (0, 1) instead of (0, 2): 108 vs 188
-#   (0.573), the setting here, 10 min with generation on this machine;
+#   (0.573), the setting here, 10 min with generation on an AVX-512 CPU;
 #   after the machine-independent Anny bake (other shape samples): 112.2 vs
 #   189.2 (0.593)
 max_epochs = 4

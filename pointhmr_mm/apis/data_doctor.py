@@ -17,6 +17,8 @@ import numpy as np
 from mmengine.config import Config
 from tqdm import tqdm
 
+from pointhmr_mm.utils.config_keys import walk_dotted
+
 # Where the README says each kind of file comes from.
 RECIPE = 'see README "Use the released PointHMR model"'
 HINT_BODY = (f'{RECIPE}, step 1 (body model); without an SMPL licence, '
@@ -24,6 +26,8 @@ HINT_BODY = (f'{RECIPE}, step 1 (body model); without an SMPL licence, '
              'data/body_models writes the licence-free Anny body '
              '(SMPL\'s sizes and 1723/431 hierarchy)')
 HINT_DATA = f'{RECIPE}, step 2 (datasets)'
+HINT_PRETRAINED = ('pretrained weights named by an init_cfg; see the '
+                   "config's comment for where they come from")
 HINT_GENERATED = ('made by tools/train.py on the first run of this config '
                   '(its quickstart_assets)')
 # Config keys whose string value is a file or folder the run reads.
@@ -79,6 +83,12 @@ def iter_config_paths(node, prefix: str = '',
         elif key == 'init_cfg' and isinstance(value, dict) and isinstance(
                 value.get('checkpoint'), str):
             yield f'{prefix}{key}.checkpoint', value['checkpoint']
+        elif key == 'init_cfg' and isinstance(value, list):
+            # e.g. [Kaiming, Constant, PretrainedIfExists(checkpoint=...)]
+            for i, init in enumerate(value):
+                if isinstance(init, dict) and isinstance(
+                        init.get('checkpoint'), str):
+                    yield f'{prefix}{key}.{i}.checkpoint', init['checkpoint']
         else:
             yield from iter_config_paths(value, f'{prefix}{key}.', root)
 
@@ -151,12 +161,73 @@ class DataDoctor:
                                    'val_dataloader.', 'test_dataloader.')):
                 continue
             if not osp.exists(path):
+                if self._optional_weights(key, path):
+                    continue
                 self.missing.add(key)
                 if path in reported:  # e.g. test_dataloader = val's
                     continue
                 reported.add(path)
-                hint = HINT_DATA if 'dataloader' in key else HINT_BODY
+                hint = self.dataset_hint(key) if 'dataloader' in key \
+                    else HINT_BODY
                 self.add(key, path, 'missing', hint)
+
+    def dataset_hint(self, key: str) -> str:
+        """The ``DOWNLOAD_HINT`` of the innermost dataset class on the way
+        to the dotted config ``key`` (where its files come from), else the
+        README's."""
+        from pointhmr_mm.registry import DATASETS
+        hint = HINT_DATA
+        for _, node in walk_dotted(self.cfg.to_dict(), key):
+            if isinstance(node, dict) and isinstance(node.get('type'), str):
+                cls = DATASETS.get(node['type'])
+                hint = getattr(cls, 'DOWNLOAD_HINT', None) or hint
+        return hint
+
+    def report_supervision(self, split: str, file: str, dataset) -> None:
+        """Log which losses each (inner) dataset's labels can drive
+        (``BaseMeshDataset.supervision``); a training set's gaps are
+        notes, since a mixture may rightly lack some labels in one part."""
+        inner = getattr(dataset, 'datasets', None)
+        if not hasattr(dataset, 'supervision') and inner:
+            for part in inner:
+                self.report_supervision(split, str(getattr(
+                    part, 'ann_file', type(part).__name__)), part)
+            return
+        if not hasattr(dataset, 'supervision'):
+            return
+        found = dataset.supervision()
+        have = [k for k, ok in found.items() if ok]
+        lack = [k for k, ok in found.items() if not ok]
+        name = getattr(dataset, 'dataset_name', type(dataset).__name__)
+        text = (f'{split} dataset {name} ({file}) supervises: '
+                f'{", ".join(have) or "nothing"}')
+        if lack and split == 'train':
+            self.log(f'note     {text}; no labels for {", ".join(lack)}, '
+                     'so those losses get nothing from it')
+        else:
+            self.log(f'ok       {text}')
+
+    def _optional_weights(self, key: str, path: str) -> bool:
+        """Log a missing ``PretrainedIfExists`` checkpoint (training then
+        starts from random weights; evaluating a checkpoint does not need
+        it) with its ``source``, instead of counting it as a problem."""
+        if '.init_cfg.' not in key:
+            return False
+        node = self.cfg.to_dict()
+        for part in key.split('.')[:-1]:  # walk to the init_cfg entry
+            if isinstance(node, list) and part.isdigit():
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                return False
+        if not isinstance(node, dict) or str(node.get('type')).split(
+                '.')[-1] != 'PretrainedIfExists':
+            return False
+        self.log(f'note     [{key}] {path}: missing; training would start '
+                 'from random weights\n    -> '
+                 f"{node.get('source') or HINT_PRETRAINED}")
+        return True
 
     def _missing_under(self, prefix: str) -> bool:
         return any(key.startswith(prefix) for key in self.missing)
@@ -171,17 +242,19 @@ class DataDoctor:
 
     def check_body_models(self) -> bool:
         from pointhmr_mm.registry import MODELS
-        body = self.cfg.model.get('body_model')
-        if body is None or self._missing_under('model.body_model'):
+        targets = self.cfg.model.get('mesh_targets') or {}
+        body = targets.get('body_model')
+        key = 'model.mesh_targets.body_model'
+        if body is None or self._missing_under(key):
             return body is None
         genders = (('neutral', 'male', 'female')
-                   if self.cfg.model.get('gendered_eval') else ('neutral', ))
+                   if targets.get('gendered_eval') else ('neutral', ))
         ok = True
         for gender in genders:
             cfg = copy.deepcopy(body.to_dict() if hasattr(body, 'to_dict')
                                 else dict(body))
             cfg['gender'] = gender
-            model = self._try('model.body_model', str(body.get('model_path')),
+            model = self._try(key, str(body.get('model_path')),
                               HINT_BODY, lambda: MODELS.build(cfg))
             ok &= model is not None
             if model is not None:
@@ -193,10 +266,11 @@ class DataDoctor:
 
     def check_mesh_sampler(self) -> bool:
         from pointhmr_mm.registry import TASK_UTILS
-        cfg = self.cfg.model.get('head', {}).get('mesh_sampler')
+        targets = self.cfg.model.get('mesh_targets') or {}
+        cfg = targets.get('mesh_sampler')
         if cfg is None:
             return True
-        key = 'model.head.mesh_sampler'
+        key = 'model.mesh_targets.mesh_sampler'
         if self._missing_under(key):
             return False
         file = str(cfg.get('filename'))
@@ -215,11 +289,12 @@ class DataDoctor:
                      f'model has {body_vertices}: the two files belong to '
                      'different meshes', HINT_BODY)
             ok = False
-        neck = self.cfg.model.get('neck', {}).get('num_vertices')
-        if neck is not None and levels[-1] != neck:
+        expected = targets.get('num_vertices')
+        if expected is not None and levels[-1] != expected:
             self.add(f'{key}.filename', file,
                      f'its coarsest level has {levels[-1]} vertices, '
-                     f'model.neck.num_vertices is {neck}', HINT_BODY)
+                     f'model.mesh_targets.num_vertices is {expected}',
+                     HINT_BODY)
             ok = False
         return ok
 
@@ -249,17 +324,18 @@ class DataDoctor:
             return
         _set_on_error_raise(cfg)
         file = str(cfg.get('ann_file', cfg.get('type')))
-        dataset = self._try(key, file, HINT_DATA,
-                            lambda: DATASETS.build(cfg))
+        hint = self.dataset_hint(key)
+        dataset = self._try(key, file, hint, lambda: DATASETS.build(cfg))
         if dataset is None:
             return
         if len(dataset) == 0:
-            self.add(key, file, 'has no samples', HINT_DATA)
+            self.add(key, file, 'has no samples', hint)
             return
-        self.read_samples(split, key, file, dataset)
+        self.report_supervision(split, file, dataset)
+        self.read_samples(split, key, file, dataset, hint)
 
     def read_samples(self, split: str, key: str, file: str,
-                     dataset) -> None:
+                     dataset, hint: str = HINT_DATA) -> None:
         """Read samples (all with ``read_all``) through the pipeline."""
         total = len(dataset)
         indices = (np.arange(total) if self.read_all else np.unique(
@@ -273,10 +349,10 @@ class DataDoctor:
             except Exception as err:  # every broken sample is a problem
                 failed.append((int(idx), err))
         for idx, err in failed[:MAX_SAMPLE_PROBLEMS]:
-            self.add(f'{key}[{idx}]', file, f'sample {idx}: {err}', HINT_DATA)
+            self.add(f'{key}[{idx}]', file, f'sample {idx}: {err}', hint)
         if len(failed) > MAX_SAMPLE_PROBLEMS:
             self.add(key, file, f'{len(failed) - MAX_SAMPLE_PROBLEMS} more '
-                     f'of the {len(indices)} samples read failed', HINT_DATA)
+                     f'of the {len(indices)} samples read failed', hint)
         if not failed:
             self.log(f'ok       {split} dataset: {file} ({total} samples, '
                      f'{len(indices)} read)')

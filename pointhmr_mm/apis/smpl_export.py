@@ -7,6 +7,14 @@ results (its ``demo/estimate_smpl.py`` output): a 0-d object array
 ``__key_strict__`` and ``__keypoints_compressed__`` so ``HumanData.load``
 accepts the file. ``mpve_fit`` (N,) and ``person_id`` (N,) ride along
 (non-strict keys). Shape shorthand: N people.
+
+``transl`` is a camera translation: with it, ``SMPL(betas, body_pose,
+global_orient, transl)`` puts the body where it stands in the full
+image's camera frame (x right, y down, z forward, metres; the focal length
+is in the predictions file). :func:`collect_smpl_params` adds a sample's
+``pred_cam_t_full`` (``inference_mesh``, ``MeshInferencer``) to the fit's
+own-frame ``pred_smpl_transl``; samples without it (``tools/test.py``
+crops) keep the fit's pelvis-centred offset.
 """
 import os
 from pathlib import Path
@@ -39,6 +47,17 @@ def _field(sample, name: str, index: int) -> np.ndarray:
     return np.asarray(value, dtype=np.float32)
 
 
+def _cam_t_full(sample) -> np.ndarray:
+    """(3,) the sample's full-image translation, zeros without one."""
+    value = sample.get('pred_cam_t_full') if isinstance(sample, Mapping) \
+        else getattr(sample, 'pred_cam_t_full', None)
+    if value is None:
+        return np.zeros(3, np.float32)
+    if hasattr(value, 'detach'):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float32).reshape(3)
+
+
 def collect_smpl_params(samples: Sequence) -> Dict[str, np.ndarray]:
     """Stack the ``pred_smpl_*`` fields of data samples.
 
@@ -48,11 +67,14 @@ def collect_smpl_params(samples: Sequence) -> Dict[str, np.ndarray]:
 
     Returns:
         dict: ``global_orient`` (N, 3), ``body_pose`` (N, 23, 3), ``betas``
-        (N, B), ``transl`` (N, 3), ``mpve_fit`` (N,) metres, float32.
+        (N, B), ``transl`` (N, 3) (plus ``pred_cam_t_full`` where the
+        sample has one), ``mpve_fit`` (N,) metres, float32.
     """
     out = {}
     for name in SMPL_KEYS + ('mpve_fit', ):
         values = [_field(s, name, i) for i, s in enumerate(samples)]
+        if name == 'transl':
+            values = [v + _cam_t_full(s) for v, s in zip(values, samples)]
         for i, value in enumerate(values):
             want = SMPL_SHAPES.get(name)
             if want is not None and value.shape != want:

@@ -10,7 +10,7 @@ expect (see ``docs/conventions.md``): ``img_path`` (and optionally
 """
 import logging
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -19,7 +19,16 @@ from mmengine.logging import print_log
 from .conventions import check_gender_codes, normalise_gender
 
 ON_ERROR = ('raise', 'skip')
-EVAL_PROTOCOLS = ('h36m_p2', '3dpw', None)
+# what each kind of label supervises (the head's loss names)
+SUPERVISED_LOSSES = dict(
+    vertices=('loss_vertices', ),
+    heatmap=('loss_heatmap', 'loss_dice'),
+    joints_3d=('loss_joints_3d', 'loss_mesh_joints_3d'),
+    joints_2d=('loss_joints_2d', 'loss_mesh_joints_2d'))
+KEYPOINT_FIELDS = dict(joints_3d='keypoints_3d', joints_2d='keypoints_2d')
+# samples looked at by the generic supervision(), spread over the dataset
+SUPERVISION_SAMPLES = 2000
+EVAL_PROTOCOLS = ('h36m_p2', '3dpw', '3dpw_gendered', 'emdb', None)
 
 
 def check_finite(array: np.ndarray, key: str, source: str) -> None:
@@ -103,6 +112,59 @@ class BaseMeshDataset(BaseDataset):
         self.num_skipped = 0
         self._reported = set()
         super().__init__(*args, **kwargs)
+
+    def full_init(self) -> None:
+        """As ``BaseDataset.full_init``; a training set then warns once
+        about the losses its labels cannot supervise."""
+        if self._fully_initialized:
+            return
+        super().full_init()
+        if not self.test_mode:
+            self.warn_unsupervised()
+
+    def supervision(self) -> Dict[str, bool]:
+        """Which losses this dataset's labels can drive.
+
+        Returns:
+            dict with ``vertices`` and ``heatmap`` (some sample has SMPL
+            parameters, ``has_smpl``: the GT mesh both come from),
+            ``joints_3d`` and ``joints_2d`` (some sample has a keypoint of
+            non-zero confidence). Looks at up to ``SUPERVISION_SAMPLES``
+            samples spread over the dataset; subclasses that hold whole
+            label arrays answer exactly.
+        """
+        total = len(self)
+        indices = np.unique(np.linspace(
+            0, total - 1, min(total, SUPERVISION_SAMPLES)).round().astype(
+                int)) if total else []
+        found = dict.fromkeys(SUPERVISED_LOSSES, False)
+        for idx in indices:
+            try:
+                info = self.get_data_info(int(idx))
+            except Exception:  # a broken row: reading samples reports it
+                continue
+            smpl = float(info.get('has_smpl', 0)) > 0
+            found['vertices'] |= smpl
+            found['heatmap'] |= smpl
+            for key, field in KEYPOINT_FIELDS.items():
+                points = info.get(field)
+                found[key] |= points is not None and bool(
+                    (np.asarray(points)[..., -1] > 0).any())
+            if all(found.values()):
+                break
+        return found
+
+    def warn_unsupervised(self) -> None:
+        """Log, once, the losses :meth:`supervision` says get nothing."""
+        missing = [k for k, ok in self.supervision().items() if not ok]
+        if not missing:
+            return
+        losses = [name for k in missing for name in SUPERVISED_LOSSES[k]]
+        print_log(f'{self.dataset_name} ({self.source}): no labels for '
+                  f'{", ".join(missing)} (SMPL parameters give vertices '
+                  'and heatmap; keypoints of non-zero confidence give '
+                  f'joints), so {", ".join(losses)} get nothing from this '
+                  'dataset', logger='current', level=logging.WARNING)
 
     @property
     def source(self) -> str:

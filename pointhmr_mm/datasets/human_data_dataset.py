@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from pointhmr_mm.registry import DATASETS
+from pointhmr_mm.utils.constants import NUM_BETAS, NUM_POSE
 from pointhmr_mm.utils.safe_pickle import load_npz
 from .base_mesh_dataset import BaseMeshDataset, check_finite, check_shape
 from .conventions import (HUMAN_DATA_NUM_KEYPOINTS, file_convention,
@@ -17,9 +18,7 @@ from .conventions import (HUMAN_DATA_NUM_KEYPOINTS, file_convention,
 REQUIRED_KEYS = ('image_path', 'bbox_xywh')
 # HumanData's flag for keypoint arrays that hold only the masked-in joints.
 COMPRESSED_FLAG = '__keypoints_compressed__'
-NUM_POSE = 72
-NUM_BODY_POSE = 69
-NUM_BETAS = 10
+NUM_BODY_POSE = NUM_POSE - 3  # without the global orientation
 
 
 def _unwrap(value):
@@ -133,6 +132,11 @@ class HumanDataDataset(BaseMeshDataset):
                                               source)
         root = self.data_prefix.get('img', self.data_prefix.get('img_path',
                                                                 ''))
+        # exact, over the whole file (see supervision())
+        self._supervision = dict(
+            vertices=bool(has_smpl.any()), heatmap=bool(has_smpl.any()),
+            joints_3d=bool((kp3d[..., -1] > 0).any()),
+            joints_2d=bool((kp2d[..., -1] > 0).any()))
         return [
             dict(img_path=osp.join(root, paths[i]),
                  bbox_center=centers[i], bbox_size=float(sizes[i]),
@@ -141,6 +145,15 @@ class HumanDataDataset(BaseMeshDataset):
                  has_smpl=float(has_smpl[i]), gender=genders[i])
             for i in range(count)
         ]
+
+    def supervision(self) -> Dict[str, bool]:
+        """As ``BaseMeshDataset.supervision``, exactly: from every sample's
+        ``has_smpl`` and keypoint confidences (a file without ``smpl``
+        supervises no vertices or heatmaps, one without ``keypoints3d`` no
+        3D joints)."""
+        if not hasattr(self, '_supervision'):
+            return super().supervision()
+        return dict(self._supervision)
 
     def _boxes(self, bbox, count: int,
                source: str) -> Tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,10 @@ from mmengine.runner import Runner
 
 from pointhmr_mm.setup_env import register_all_modules
 from pointhmr_mm.synthetic.quickstart import prepare_config_assets
+from pointhmr_mm.utils.config_keys import walk_dotted
+from .checkpoint_files import CheckpointError
+# ConfigError is re-exported: the tools import it here
+from .config_check import ConfigError  # noqa: F401
 from .dist import LAUNCHERS, setup_distributed
 from .runner import build_runner
 
@@ -24,11 +28,6 @@ VIS_BACKENDS = dict(
     tensorboard=('TensorboardVisBackend', 'torch.utils.tensorboard',
                  'tensorboard'),
     local=('LocalVisBackend', None, None))
-
-
-class ConfigError(ValueError):
-    """A command line that does not fit the config; :func:`run_tool`
-    prints it without a traceback."""
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -89,20 +88,13 @@ def export_local_rank(args: argparse.Namespace) -> None:
 def _option_conflict(cfg: Config, key: str, value) -> str:
     """Why ``--cfg-options key=value`` cannot be merged: the first part of
     the dotted ``key`` that is a value, not a dict, in ``cfg``."""
-    node, parts = cfg._cfg_dict, key.split('.')
-    for depth, part in enumerate(parts[:-1]):
-        if isinstance(node, (list, tuple)) and part.isdigit() and \
-                int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            break
-        if not isinstance(node, (dict, list, tuple)):
-            where = '.'.join(parts[:depth + 1])
+    parts = key.split('.')
+    for where, node in walk_dotted(cfg._cfg_dict, '.'.join(parts[:-1])):
+        if where and not isinstance(node, (dict, list, tuple)):
+            depth = where.count('.') + 1
             return (f'--cfg-options {key}={value!r}: {where} is '
                     f'{type(node).__name__} {node!r} in the config, not a '
-                    f'dict, so it has no key {parts[depth + 1]!r} (a '
+                    f'dict, so it has no key {parts[depth]!r} (a '
                     'typo in the key?)')
     return f'--cfg-options {key}={value!r} does not fit the config'
 
@@ -205,5 +197,8 @@ def run_tool(args: argparse.Namespace,
         raise SystemExit(f'error: {err}') from None
     try:
         getattr(prepare_runner(cfg, args.launcher), method)()
+    except (ConfigError, CheckpointError) as err:
+        # found before the first step (config, paths, checkpoint)
+        raise SystemExit(f'error: {err}') from None
     finally:
         close_distributed()

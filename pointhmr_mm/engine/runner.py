@@ -8,13 +8,18 @@ generators (dropout, augmentation, the DataLoader's base seed). So:
 * every checkpoint carries the generator states of every rank, and
   :meth:`PointHMRRunner.resume` restores them;
 * validation runs inside training leave the generators as they found them,
-  because the checkpoint of an epoch is written before its validation.
+  because the checkpoint of an epoch is written before its validation;
+* the augmentation of each training sample is seeded from (seed, epoch,
+  sample) in whichever DataLoader worker serves it, so fresh workers of a
+  resumed run repeat what the persistent workers of the uninterrupted run
+  did (:meth:`PointHMRRunner.build_dataloader`).
 
 A checkpoint is written to ``<name>.tmp`` in the same folder, flushed to
 disk and renamed over ``<name>``, so a run killed mid-save keeps the
 previous file (``SafeCheckpointHook`` moves the ``last_checkpoint`` pointer
 only after that).
 """
+import copy
 import os.path as osp
 import random
 from typing import List, Optional
@@ -23,13 +28,20 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from mmengine.dist import get_dist_info, is_main_process, master_only
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from pointhmr_mm.registry import RUNNERS
-# write_text_atomically is re-exported (hooks and tools import it here)
-from pointhmr_mm.utils.atomic_io import (write_atomically,  # noqa: F401
-                                         write_text_atomically)
+from pointhmr_mm.datasets.seeded_sampling import (  # registers the sampler
+    SeededSampleDataset)
+from pointhmr_mm.registry import DATASETS, RUNNERS
+from pointhmr_mm.utils.atomic_io import write_atomically
 from pointhmr_mm.utils.malloc import configure_malloc_from_cfg
+from pointhmr_mm.utils.state_dict import check_state_dict
+from .config_check import check_config
+from .checkpoint_files import (CheckpointError, model_state_dict,
+                               newest_checkpoint, read_checkpoint,
+                               require_training_state, step_checkpoints)
 from .safe_load import allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
@@ -37,6 +49,10 @@ allow_mmengine_checkpoints()
 RNG_META_KEY = 'rng_states'  # list of per-rank states in checkpoint meta
 POINTER_NAME = 'last_checkpoint'  # mmengine's pointer in the work dir
 RNG_KEYS = ('python', 'numpy', 'torch')
+DEFAULT_SAMPLERS = ('DefaultSampler', 'mmengine.DefaultSampler')
+# the default_hooks keys mmengine's Runner has hooks for
+MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger',
+                          'param_scheduler', 'checkpoint')
 
 
 def get_rng_states() -> dict:
@@ -77,8 +93,13 @@ class PointHMRRunner(Runner):
     """
 
     def _gather_rng_states(self) -> List[dict]:
-        """Per-rank generator states (a collective: every rank calls it)."""
-        states = get_rng_states()
+        """Per-rank generator states (a collective: every rank calls it).
+
+        Inside a validation (a best checkpoint, and the epoch's checkpoint
+        saved again with the new best) these are the states from before
+        it, which :meth:`call_hook` restores when it ends: the resumed run
+        goes on from there, not from wherever validation left them."""
+        states = getattr(self, '_rng_before_val', None) or get_rng_states()
         if not (dist.is_available() and dist.is_initialized()):
             return [states]
         gathered = [None] * dist.get_world_size()
@@ -108,6 +129,40 @@ class PointHMRRunner(Runner):
 
         write_atomically(osp.join(out_dir, filename), write)
 
+    def build_dataloader(self, dataloader, seed: Optional[int] = None,
+                         diff_rank_seed: bool = False):
+        """As ``Runner.build_dataloader``; a training loader whose sampler
+        is a ``DefaultSampler`` gets an ``EpochSeededSampler`` (same
+        order) and its dataset a ``SeededSampleDataset`` wrapper, so each
+        sample's augmentation depends only on (seed, epoch, sample) and a
+        resumed run repeats it with persistent workers too
+        (:mod:`pointhmr_mm.datasets.seeded_sampling`)."""
+        is_train = dataloader is self._train_dataloader
+        if is_train and isinstance(dataloader, dict) and \
+                isinstance(dataloader.get('sampler'), dict) and \
+                dataloader['sampler'].get('type') in DEFAULT_SAMPLERS:
+            dataloader = copy.copy(dataloader)
+            dataloader['sampler'] = dict(dataloader['sampler'],
+                                         type='EpochSeededSampler')
+            dataset = dataloader['dataset']
+            if isinstance(dataset, dict):
+                dataset = DATASETS.build(dataset)
+                if hasattr(dataset, 'full_init'):
+                    dataset.full_init()
+            dataloader['dataset'] = SeededSampleDataset(dataset)
+        loader = Runner.build_dataloader(dataloader, seed=seed,
+                                         diff_rank_seed=diff_rank_seed)
+        if is_train:
+            # A DataLoader draws its workers' base seed from the global
+            # torch generator whenever it starts workers: every epoch, or
+            # only once with persistent workers, so a resumed run would
+            # draw once more than the uninterrupted one. Its own generator
+            # keeps the global stream (dropout, ...) out of it; the
+            # augmentation does not depend on the base seed.
+            loader.generator = torch.Generator()
+            loader.generator.manual_seed(0 if seed is None else seed)
+        return loader
+
     def setup_env(self, env_cfg: dict) -> None:
         """As ``Runner.setup_env``, plus ``env_cfg.malloc_cfg``: glibc
         malloc thresholds (:mod:`pointhmr_mm.utils.malloc`)."""
@@ -125,16 +180,62 @@ class PointHMRRunner(Runner):
                         f'{applied}')
         return logger
 
-    def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
-        """As ``Runner.load_checkpoint``; keeps the meta for :meth:`resume`."""
-        checkpoint = super().load_checkpoint(filename, *args, **kwargs)
+    def load_checkpoint(self, filename: str, map_location='cpu',
+                        strict: Optional[bool] = None,
+                        revise_keys=((r'^module\.', ''), )) -> dict:
+        """As ``Runner.load_checkpoint``, with clear errors and strict by
+        default; keeps the meta for :meth:`resume`.
+
+        Args:
+            filename: The checkpoint.
+            map_location: As ``torch.load``.
+            strict: Refuse weights that do not fit the model. None (the
+                default): the config's ``load_strict`` (True unless set,
+                e.g. ``--cfg-options load_strict=False``).
+            revise_keys: ``(pattern, replacement)`` pairs for the keys.
+
+        Raises:
+            CheckpointError: An empty or unreadable file; with ``strict``,
+                weights that do not fit (missing, unexpected and
+                shape-mismatched keys named); when resuming, a file
+                without training state.
+        """
+        if strict is None:
+            strict = bool(self.cfg.get('load_strict', True))
+        checkpoint = read_checkpoint(filename, map_location)
+        if getattr(self, '_resuming', False):
+            require_training_state(checkpoint, filename)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) \
+            else self.model
+        if strict:
+            try:
+                check_state_dict(model, model_state_dict(
+                    checkpoint, revise_keys), filename)
+            except RuntimeError as err:
+                raise CheckpointError(
+                    f'{err}\n(to load what fits anyway: --cfg-options '
+                    'load_strict=False)') from None
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=list(revise_keys))
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
         self._loaded_meta = checkpoint.get('meta') or {}
         return checkpoint
 
     def resume(self, filename: str, *args, **kwargs) -> None:
-        """As ``Runner.resume``, then restore this rank's RNG states."""
+        """As ``Runner.resume``, then restore this rank's RNG states.
+
+        Raises:
+            CheckpointError: ``filename`` holds no training state (use
+                ``load_from``).
+        """
         self._loaded_meta = {}
-        super().resume(filename, *args, **kwargs)
+        self._resuming = True
+        try:
+            super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
         states = self._loaded_meta.get(RNG_META_KEY)
         self._loaded_meta = {}
         if not states:
@@ -157,23 +258,44 @@ class PointHMRRunner(Runner):
             self._load_from = self._latest_checkpoint()
             if self._load_from is None:
                 self.logger.warning(
-                    f'resume: no {POINTER_NAME} in {self.work_dir}; '
+                    f'resume: no {POINTER_NAME} and no checkpoint in '
+                    f'{self.work_dir}; '
                     'training starts from the beginning')
                 self._resume = False
         super().load_or_resume()
 
     def _latest_checkpoint(self) -> Optional[str]:
-        """The checkpoint ``last_checkpoint`` names, or one of the same name
-        in the work dir; None without a pointer."""
+        """The newest complete checkpoint of the work dir: the one
+        ``last_checkpoint`` names (or one of that name in the work dir, when
+        the dir was moved), unless a later one was completed after the
+        pointer was written; without a pointer, the highest
+        ``epoch_N``/``iter_N.pth`` (a kill between a checkpoint's rename and
+        its pointer). None when there is neither."""
+        pointer_file = osp.join(self.work_dir, POINTER_NAME)
         named = find_latest_checkpoint(self.work_dir)
-        if named is None or osp.isfile(named) or '://' in named:
+        if named is not None and '://' in named:
             return named
-        moved = osp.join(self.work_dir, osp.basename(named))
-        if osp.isfile(moved):
-            return moved
-        raise FileNotFoundError(
-            f'{osp.join(self.work_dir, POINTER_NAME)} names {named}, which '
-            f'does not exist (nor does {moved}); pass --resume CKPT')
+        if named is not None and not osp.isfile(named):
+            moved = osp.join(self.work_dir, osp.basename(named))
+            if osp.isfile(moved):
+                named = moved
+            elif step_checkpoints(self.work_dir):
+                self.logger.warning(f'resume: {pointer_file} names {named}'
+                                    ', which does not exist')
+                named = None  # the newest checkpoint there is
+            else:
+                raise FileNotFoundError(
+                    f'{pointer_file} names {named}, which does not exist '
+                    f'(nor does {moved}); pass --resume CKPT')
+        found = newest_checkpoint(
+            self.work_dir, named,
+            pointer_file if osp.isfile(pointer_file) else None)
+        if found is not None and named is not None and found != named:
+            self.logger.warning(
+                f'resume: {POINTER_NAME} names {named}, but {found} was '
+                'completed later (the run stopped before the pointer was '
+                f'written); resuming from {found}')
+        return found
 
     @master_only
     def dump_config(self) -> None:
@@ -208,7 +330,19 @@ def build_runner(cfg) -> Runner:
 
     Returns:
         The Runner, not yet started.
+
+    Raises:
+        ConfigError: A hook, loop, ``env_cfg`` or ``randomness`` key that
+            its receiver does not take, or an unwritable ``work_dir``
+            (:func:`check_config`): found before anything runs.
     """
+    check_config(cfg)
+    hooks = cfg.get('default_hooks') or {}
+    for name in [k for k, v in hooks.items()
+                 if v is None and k not in MMENGINE_DEFAULT_HOOKS]:
+        # mmengine accepts None only for its own hooks; for the others
+        # (sync_buffers) None means "off" here too
+        hooks.pop(name)
     if 'runner_type' not in cfg:
         return PointHMRRunner.from_cfg(cfg)
     return RUNNERS.build(cfg)

@@ -1,2 +1,2 @@
-from . import (body_models, estimators, heads, layers, losses,  # noqa: F401
-               necks, utils)
+from . import (body_models, data_preprocessors, estimators,  # noqa: F401
+               heads, layers, losses, necks, task_modules, utils)

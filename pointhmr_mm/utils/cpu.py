@@ -2,9 +2,24 @@
 
 Every rule names the measurement behind it (DEVELOPERS.md, docs/benchmarks.md).
 """
+import platform
 from typing import Union
 
 import torch
+
+
+def processor_name() -> str:
+    """The CPU's model name (Linux), else the platform's: results depend
+    on it (AMX, AVX-512 BF16), so they are reported with it."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
 
 CHANNELS_LAST_CHOICES = (True, False, 'auto')
 

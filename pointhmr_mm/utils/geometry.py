@@ -109,3 +109,63 @@ def mpjpe(pred: Tensor, gt: Tensor) -> Tensor:
         raise ValueError(f'gt must match pred {tuple(pred.shape)}, got '
                          f'{tuple(gt.shape)}')
     return (pred - gt).norm(dim=-1).mean(-1)
+
+
+def diagonal_focal(height: float, width: float) -> float:
+    """Default focal length in pixels when none is known: the image
+    diagonal, ``sqrt(w^2 + h^2)`` (CLIFF's and 4D-Humans' rule; a field of
+    view of about 53 degrees across the diagonal)."""
+    if not (height > 0 and width > 0):
+        raise ValueError(f'image height and width must be positive, got '
+                         f'{height} x {width}')
+    return float((height**2 + width**2)**0.5)
+
+
+def cam_crop_to_full(camera: Tensor, bbox_center: Tensor, bbox_size: Tensor,
+                     image_hw: Tensor, focal: Tensor) -> Tensor:
+    """Camera-frame translation (metres) of a crop's weak-perspective
+    camera in the full image's pinhole camera.
+
+    The crop camera maps a point to ``s * (X_xy + t)`` in [-1, 1] across
+    a square crop of ``bbox_size`` pixels centred on ``bbox_center`` (no
+    rotation). A pinhole camera of focal ``f`` pixels with its principal
+    point at the image centre ``(W / 2, H / 2)`` maps ``X + T`` to ``f *
+    (X_xy + T_xy) / (Z + T_z) + (W / 2, H / 2)``. Equating the two for
+    points near the root (``Z`` small next to ``T_z``)::
+
+        T_z = 2 f / (s * bbox_size)
+        T_x = t_x + 2 (c_x - W / 2) / (s * bbox_size)
+        T_y = t_y + 2 (c_y - H / 2) / (s * bbox_size)
+
+    as 4D-Humans' ``cam_crop_to_full`` does. ``X + T`` are then the
+    camera-frame vertices of the full image.
+
+    Args:
+        camera: (B, 3) crop cameras (s, tx, ty).
+        bbox_center: (B, 2) crop centres in image pixels (x, y).
+        bbox_size: (B,) crop sides in image pixels.
+        image_hw: (B, 2) image heights and widths in pixels.
+        focal: (B,) focal lengths in pixels.
+
+    Returns:
+        Tensor: (B, 3) translations (T_x, T_y, T_z) in metres (the mesh's
+        unit).
+    """
+    batch = camera.shape[0]
+    want = dict(camera=(camera, (batch, 3)),
+                bbox_center=(bbox_center, (batch, 2)),
+                bbox_size=(bbox_size, (batch, )),
+                image_hw=(image_hw, (batch, 2)), focal=(focal, (batch, )))
+    for name, (value, shape) in want.items():
+        if tuple(value.shape) != shape:
+            raise ValueError(f'{name} must have shape {shape}, got '
+                             f'{tuple(value.shape)}')
+    # (B,) pixels spanned by one unit of X_xy, over 2 (the [-1, 1] range)
+    scale_px = camera[:, 0] * bbox_size
+    if not bool((scale_px > 0).all()):
+        raise ValueError('camera scale s and bbox_size must be positive '
+                         '(a body behind the camera has no translation)')
+    half_wh = image_hw.flip(-1) / 2.
+    t_xy = camera[:, 1:] + 2. * (bbox_center - half_wh) / scale_px[:, None]
+    t_z = 2. * focal / scale_px
+    return torch.cat([t_xy, t_z[:, None]], dim=1)

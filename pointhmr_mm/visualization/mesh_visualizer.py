@@ -13,6 +13,8 @@ from mmengine.visualization import Visualizer
 
 from pointhmr_mm.registry import VISUALIZERS
 from .camera import weak_perspective_to_screen
+from .display import show_image
+from .overlay import draw_people
 from .renderer import MeshRenderer, side_view
 
 PRED_COLOR = (0.65, 0.74, 0.86)  # RGB in [0, 1], light blue
@@ -137,7 +139,8 @@ def draw_mesh_prediction(image_bgr: np.ndarray, sample, faces: np.ndarray,
         sample: Data sample; with ``draw_pred`` it needs ``pred_vertices``
             (N, 3) and ``pred_camera`` (3, ) and may hold ``pred_heatmaps``
             (V, h, w); GT drawn when present: ``gt_keypoints_2d`` (J, 3)
-            normalised, ``gt_vertices`` (N, 3) (side view).
+            normalised, ``gt_vertices`` (N, 3) (side view; also over the
+            crop when ``gt_camera`` (3, ) is given).
         faces: (F, 3) faces of the full mesh.
         draw_gt: Draw the ground truth.
         draw_pred: Draw the prediction.
@@ -162,6 +165,15 @@ def draw_mesh_prediction(image_bgr: np.ndarray, sample, faces: np.ndarray,
             alpha=PRED_ALPHA)['image']
         side_meshes.append(verts)
         side_colors.append(PRED_COLOR)
+    if draw_gt and 'gt_vertices' in sample and 'gt_camera' in sample:
+        # a GT mesh with a camera (e.g. one fitted to the GT keypoints by
+        # tools/misc/browse_dataset.py) is drawn over the crop as well
+        screen = weak_perspective_to_screen(
+            _field(sample, 'gt_vertices'), _field(sample, 'gt_camera'),
+            crop_size=size)
+        overlay = MeshRenderer(size).render(
+            screen, faces, image=overlay, color=GT_COLOR,
+            alpha=PRED_ALPHA)['image']
     if draw_gt and 'gt_keypoints_2d' in sample:
         overlay = draw_keypoints_2d(overlay,
                                     _field(sample, 'gt_keypoints_2d'))
@@ -242,11 +254,56 @@ class MeshVisualizer(Visualizer):
         image_bgr = np.ascontiguousarray(np.asarray(image)[..., ::-1])
         drawn = draw_mesh_prediction(image_bgr, data_sample, self.faces,
                                      draw_gt=draw_gt, draw_pred=draw_pred)
-        drawn_rgb = np.ascontiguousarray(drawn[..., ::-1])
+        return self._record(name, drawn, show, wait_time, out_file, step)
+
+    def add_people(self, name: str, image_bgr: np.ndarray, people: list,
+                   focal: float, draw_bbox: bool = False,
+                   draw_keypoints: bool = False, radius: int = 3,
+                   thickness: int = 2, alpha: float = PRED_ALPHA,
+                   show: bool = False, wait_time: float = 0,
+                   out_file: Optional[str] = None,
+                   step: int = 0) -> np.ndarray:
+        """Draw every person of a full image with the perspective camera
+        (one z-buffer, see :func:`~.overlay.draw_people`) and record it.
+
+        Args:
+            name: Image identifier for the backends.
+            image_bgr: (H, W, 3) uint8 BGR full image.
+            people: Person records of ``MeshInferencer`` (``vertices_cam``
+                (N, 3), ``bbox`` (4,), ``mesh_keypoints_2d`` (J, 2)).
+            focal: The focal length (pixels) the records were placed with.
+            draw_bbox: Also draw each person's box.
+            draw_keypoints: Also draw the 2D joints.
+            radius: Joint dot radius (pixels).
+            thickness: Box line width (pixels).
+            alpha: Mesh opacity.
+            show, wait_time, out_file, step: As :meth:`add_datasample`.
+
+        Returns:
+            np.ndarray: (H, W, 3) uint8 BGR picture.
+        """
+        if self.faces is None:
+            raise ValueError('MeshVisualizer has no faces: pass faces= or '
+                             'call set_faces()')
+        drawn = draw_people(
+            image_bgr, [p['vertices_cam'] for p in people], self.faces,
+            focal, alpha=alpha,
+            bboxes=[p['bbox'] for p in people] if draw_bbox else None,
+            keypoints_2d=[p['mesh_keypoints_2d'] for p in people]
+            if draw_keypoints else None, radius=radius, thickness=thickness)
+        self._record(name, drawn, show, wait_time, out_file, step)
+        return drawn
+
+    def _record(self, name: str, drawn_bgr: np.ndarray, show: bool,
+                wait_time: float, out_file: Optional[str],
+                step: int) -> np.ndarray:
+        """Show, write (``out_file``) or hand to the backends; returns the
+        RGB picture."""
+        drawn_rgb = np.ascontiguousarray(drawn_bgr[..., ::-1])
         if show:
-            self.show(drawn_rgb, win_name=name, wait_time=wait_time)
+            show_image(drawn_bgr, name, wait_time)
         if out_file is not None:
-            mmcv.imwrite(drawn, out_file)
+            mmcv.imwrite(drawn_bgr, out_file)
         else:
             self.add_image(name, drawn_rgb, step)
         return drawn_rgb

@@ -1,20 +1,11 @@
 """DataDoctor: every problem of a config's files, in one report."""
-import sys
-from pathlib import Path
-
 from mmengine.config import Config
 
-from model_helpers import tiny_model_cfg
+from toolbox.tiny_model import tiny_model_cfg
 from pointhmr_mm.setup_env import register_all_modules
 from pointhmr_mm.apis.data_doctor import DataDoctor, iter_config_paths
 
-sys.path.insert(0, str(Path(__file__).parents[1] / 'test_datasets'))
-from dataset_helpers import write_human_data_split  # noqa: E402
-
-PIPELINE = [dict(type='LoadMeshImage'),
-            dict(type='MeshRandomAugParams', test_mode=True),
-            dict(type='MeshAffineCrop', crop_size=32),
-            dict(type='PackMeshInputs')]
+from toolbox.datasets import PIPELINE, write_human_data_split
 
 
 def test_paths_follow_the_dataset_data_root():
@@ -60,22 +51,23 @@ def test_good_setup_has_no_problem(tmp_path, body_model_dir,
 def test_every_problem_is_reported(tmp_path, body_model_dir,
                                    mesh_sampler_file):
     register_all_modules()
-    # the neck disagrees with the sampler; a missing regressor; a broken
-    # image that on_error='skip' would have hidden during training
+    # the vertex count disagrees with the sampler; a missing regressor; a
+    # broken image that on_error='skip' would have hidden during training
     cfg, img_dir = doctor_config(tmp_path, body_model_dir, mesh_sampler_file,
                                  151)
-    cfg.model.body_model.joint_regressors['extra'] = str(tmp_path / 'no.npy')
+    cfg.model.mesh_targets.body_model.joint_regressors['extra'] = str(
+        tmp_path / 'no.npy')
     broken = sorted(img_dir.rglob('*.jpg'))[-1]
     broken.write_bytes(b'not a jpeg')
     problems = DataDoctor(cfg, num_samples=4, log=lambda _: None).run()
     text = '\n'.join(map(str, problems))
-    assert '[model.body_model.joint_regressors.extra]' in text
+    assert '[model.mesh_targets.body_model.joint_regressors.extra]' in text
     assert f'{tmp_path / "no.npy"}: missing' in text
     # a user without SMPL is pointed at the licence-free body
     assert 'tools/make_body_model.py --from embedded' in text
     # the regressor is missing, so the model is not built: the sampler
     # check alone names the mismatch
-    assert 'model.neck.num_vertices is 151' in text
+    assert 'model.mesh_targets.num_vertices is 151' in text
     assert '[train_dataloader.dataset[3]]' in text
     assert '[val_dataloader.dataset[3]]' in text
     assert len(problems) == 4, text

@@ -1,7 +1,6 @@
 """The converter against the released key layout, and the converted model
 against an independent re-implementation of the released forward pass."""
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +14,9 @@ from pointhmr_mm.registry import MODELS
 from pointhmr_mm.apis.official_checkpoint import convert_official_state_dict
 from pointhmr_mm.utils.safe_pickle import load_npz
 
-from official_helpers import random_released_state_dict
+from toolbox import ROOT
+from toolbox.official import random_released_state_dict
 
-ROOT = Path(__file__).parents[2]
 RELEASED_PARAMS = 59.09e6
 
 
@@ -32,10 +31,10 @@ def smpl_sized(tmp_path_factory):
 
 def build_w32(smpl_sized):
     cfg = Config.fromfile(str(ROOT / 'configs' / 'pointhmr_hrnet_w32.py'))
-    cfg.model.head.mesh_sampler.filename = str(smpl_sized /
-                                               'mesh_downsampling.npz')
-    cfg.model.body_model.model_path = str(smpl_sized / 'smpl')
-    cfg.model.body_model.joint_regressors = dict(
+    targets = cfg.model.mesh_targets
+    targets.mesh_sampler.filename = str(smpl_sized / 'mesh_downsampling.npz')
+    targets.body_model.model_path = str(smpl_sized / 'smpl')
+    targets.body_model.joint_regressors = dict(
         h36m=str(smpl_sized / 'J_regressor_h36m.npy'))
     return MODELS.build(cfg.model)
 
@@ -185,3 +184,170 @@ def test_converted_model_reproduces_released_forward(smpl_sized):
                                smpl_sized / 'mesh_downsampling.npz')
     for name, a, b in zip(('camera', 'joints', 'vertices'), ours, ref):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=name)
+
+
+# ---------------------------------------------------------------------- #
+# ROMP's pretrain_hrnet.pkl -> the W32 recipe's backbone.
+# ---------------------------------------------------------------------- #
+# ROMP's HigherResolutionNet builds its last stage-4 module with
+# multi_scale_output=False, whose fuse layers exist only for the 56 px
+# output (fuse_layers.0); the released hrnet_32.py builds all four.
+ROMP_ABSENT_PREFIXES = tuple(f'stage4.2.fuse_layers.{i}.' for i in (1, 2, 3))
+
+
+def romp_state_dict(seed=1):
+    """A plain ROMP-layout state dict: the released model's ``backbone.``
+    keys and shapes without the prefix and without the fuse layers a
+    single-scale stage 4 does not have."""
+    from toolbox.official import random_released_state_dict as released
+    return {k[len('backbone.'):]: v for k, v in released(seed).items()
+            if k.startswith('backbone.')
+            and not k[len('backbone.'):].startswith(ROMP_ABSENT_PREFIXES)}
+
+
+def recipe_backbone(init_cfg=None):
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'pointhmr_hrnet_w32.py'))
+    backbone = dict(cfg.model.backbone)
+    if init_cfg is not None:
+        backbone['init_cfg'] = init_cfg
+    return MODELS.build(backbone), cfg
+
+
+def test_romp_backbone_converts_and_loads_into_the_recipe_backbone():
+    from pointhmr_mm.apis.romp_backbone import convert_romp_backbone
+    romp = romp_state_dict()
+    assert 'conv1.weight' in romp and 'stage4.2.fuse_layers.0.1.0.weight' \
+        in romp and not any(k.startswith(ROMP_ABSENT_PREFIXES) for k in romp)
+    converted, absent, dropped = convert_romp_backbone(romp)
+    assert dropped == [] and converted.keys() == romp.keys()
+    assert absent and all(k.startswith(ROMP_ABSENT_PREFIXES) for k in absent)
+    backbone, _ = recipe_backbone()
+    own = backbone.state_dict()
+    result = backbone.load_state_dict(converted, strict=False)
+    assert result.unexpected_keys == []
+    # (BatchNorm fills in a missing num_batches_tracked itself)
+    assert sorted(result.missing_keys) == sorted(
+        k for k in absent if not k.endswith('num_batches_tracked'))
+    # strictly, with the absent layers' own initialisation filled in
+    backbone.load_state_dict({**{k: own[k] for k in absent}, **converted},
+                             strict=True)
+    loaded = backbone.state_dict()
+    for key, value in romp.items():
+        assert torch.equal(loaded[key], value), key
+
+
+def test_romp_backbone_refuses_other_files():
+    from pointhmr_mm.apis.romp_backbone import convert_romp_backbone
+    romp = romp_state_dict()
+    with pytest.raises(KeyError, match='not part of HRNet-W32'):
+        convert_romp_backbone({**romp, 'fc.weight': torch.zeros(2)})
+    bad = dict(romp)
+    bad['conv1.weight'] = torch.zeros(64, 3, 7, 7)
+    with pytest.raises(ValueError, match="'conv1.weight' has shape"):
+        convert_romp_backbone(bad)
+    del bad['conv1.weight']
+    with pytest.raises(KeyError, match='lacks 1 HRNet-W32 keys'):
+        convert_romp_backbone(bad)
+    # ROMP's 2D heatmap head is dropped; a DDP prefix is removed
+    head = {'final_layers.0.weight': torch.zeros(1)}
+    wrapped = {'module.' + k: v for k, v in {**romp, **head}.items()}
+    converted, _, dropped = convert_romp_backbone(wrapped)
+    assert dropped == ['final_layers.0.weight'] and 'conv1.weight' in converted
+    # the backbone of a full released checkpoint converts too
+    from toolbox.official import random_released_state_dict
+    full, absent, _ = convert_romp_backbone(random_released_state_dict())
+    assert absent == [] and len(full) == 1830
+
+
+def test_tool_backbone_only_writes_what_the_recipe_init_cfg_loads(
+        tmp_path, monkeypatch):
+    import sys
+
+    from toolbox import load_tool
+    src, dst = tmp_path / 'pretrain_hrnet.pkl', tmp_path / 'hrnet_romp.pth'
+    romp = romp_state_dict(seed=3)
+    torch.save(romp, src)
+    tool = load_tool('convert_official_checkpoint')
+    monkeypatch.setattr(sys, 'argv', [
+        'convert', '--backbone-only', str(src), str(dst), '--config',
+        str(ROOT / 'configs' / 'pointhmr_hrnet_w32.py')])
+    tool.main()
+    _, cfg = recipe_backbone()
+    init_cfg = [dict(c) for c in cfg.model.backbone.init_cfg]
+    assert init_cfg[-1]['type'] == 'pointhmr_mm.PretrainedIfExists'
+    assert init_cfg[-1]['checkpoint'] == 'data/pretrained/hrnet_w32_romp.pth'
+    init_cfg[-1]['checkpoint'] = str(dst)
+    backbone, _ = recipe_backbone(init_cfg)
+    backbone.init_weights()
+    loaded = backbone.state_dict()
+    for key, value in romp.items():
+        assert torch.equal(loaded[key], value), key
+    # the layers ROMP lacks keep the Kaiming/constant initialisation
+    bn = loaded['stage4.2.fuse_layers.1.2.1.weight']
+    assert torch.equal(bn, torch.ones_like(bn))
+
+
+def test_missing_pretrained_file_warns_once_and_keeps_init(monkeypatch):
+    from mmengine.model import initialize
+
+    from pointhmr_mm.models.utils import pretrained_if_exists as module
+    messages = []
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, **kw: messages.append(msg))
+    monkeypatch.setattr(module, '_WARNED', set())
+    init = [dict(type='Constant', val=0.5, layer='Linear'),
+            dict(type='pointhmr_mm.PretrainedIfExists',
+                 checkpoint='data/pretrained/not_there.pth',
+                 source='from nowhere')]
+    layers = [nn.Linear(2, 2) for _ in range(2)]
+    for layer in layers:
+        initialize(layer, init)
+    warnings = [m for m in messages if 'random weights' in m]
+    assert len(warnings) == 1 and 'not_there.pth' in warnings[0]
+    assert 'from nowhere' in warnings[0]
+    assert (layers[1].weight == 0.5).all()  # the entries before it ran
+    # the recipe: the same, after mmpretrain's own initialisation
+    _, cfg = recipe_backbone()
+    init_cfg = [dict(c) for c in cfg.model.backbone.init_cfg]
+    init_cfg[-1]['checkpoint'] = 'data/pretrained/not_there_w32.pth'
+    backbone, _ = recipe_backbone(init_cfg)
+    backbone.init_weights()
+    warning = [m for m in messages if 'not_there_w32.pth' in m]
+    assert len(warning) == 1 and 'ROMP' in warning[0]
+    bn = backbone.state_dict()['bn1.weight']
+    assert torch.equal(bn, torch.ones_like(bn))  # Constant init ran
+
+
+def test_pretrained_if_exists_names_the_file_on_bad_content(tmp_path):
+    from pointhmr_mm.models.utils import PretrainedIfExists
+    with pytest.raises(ValueError, match='checkpoint path'):
+        PretrainedIfExists(checkpoint='')
+    layer = nn.Linear(2, 2)
+    path = tmp_path / 'other.pth'
+    torch.save({'state_dict': {'weight': torch.zeros(2, 2),
+                               'extra': torch.zeros(1)}}, path)
+    with pytest.raises(KeyError, match='other.pth has 1 keys'):
+        PretrainedIfExists(str(path))(layer)
+    torch.save({'weight': torch.zeros(2, 2)}, path)
+    with pytest.raises(KeyError, match="lacks 1 keys.*'bias'"):
+        PretrainedIfExists(str(path))(layer)
+    PretrainedIfExists(str(path), allow_missing=['bias'])(layer)
+    assert torch.equal(layer.weight, torch.zeros(2, 2))
+    torch.save({'weight': torch.zeros(3, 2)}, path)
+    with pytest.raises(RuntimeError, match='other.pth'):
+        PretrainedIfExists(str(path), allow_missing=['bias'])(layer)
+
+
+def test_check_data_names_the_missing_backbone_file_and_its_source():
+    """Evaluating a checkpoint does not need ROMP's weights, so a missing
+    file is a note with where it comes from, not a problem."""
+    from pointhmr_mm.apis.data_doctor import DataDoctor
+    _, cfg = recipe_backbone()
+    cfg.model.backbone.init_cfg[-1].checkpoint = 'data/pretrained/none.pth'
+    lines = []
+    doctor = DataDoctor(cfg, log=lines.append)
+    doctor.check_paths()
+    notes = [line for line in lines if 'none.pth' in line]
+    assert len(notes) == 1 and 'random weights' in notes[0]
+    assert 'pretrain_hrnet.pkl' in notes[0] and '--backbone-only' in notes[0]
+    assert not any('none.pth' in p.file for p in doctor.problems)

@@ -66,14 +66,17 @@ def test_npz_reposes_to_predicted_mesh(model, samples, tmp_path):
     assert loaded['betas'].shape == (3, 10)
     assert loaded['transl'].shape == (3, 3)
     # re-pose with the project's body model and compare with the
-    # predicted meshes: the distance is the reported MPVE-fit
+    # predicted meshes placed in the full image's camera frame (transl is
+    # a camera translation): the distance is the reported MPVE-fit
     body = model.body_model
     to_tensor = {k: torch.as_tensor(v) for k, v in loaded.items()}
     verts = body(betas=to_tensor['betas'],
                  body_pose=to_tensor['body_pose'].reshape(3, -1),
                  global_orient=to_tensor['global_orient'],
                  transl=to_tensor['transl'])['vertices']
-    pred = torch.stack([s.pred_vertices for s in samples])
+    pred = torch.stack([s.pred_vertices + s.pred_cam_t_full
+                        for s in samples])
+    assert (torch.as_tensor(loaded['transl'])[:, 2] > 0.).all()
     distance = (verts - pred).norm(dim=-1).mean(-1)
     reported = torch.as_tensor(loaded['mpve_fit'])
     torch.testing.assert_close(distance, reported, atol=1e-5, rtol=1e-3)

@@ -1,35 +1,26 @@
 """Every model config in configs/ loads and builds (on the embedded Anny
 body of tests/conftest.py)."""
-from pathlib import Path
-
 import pytest
+import torch
 from mmengine.config import Config
 
 from pointhmr_mm.models.utils import MeshSampler
 from pointhmr_mm.registry import MODELS
 
-CONFIG_DIR = Path(__file__).parents[2] / 'configs'
-CONFIGS = sorted(p for p in CONFIG_DIR.rglob('*.py') if '_base_' not in p.parts)
+from toolbox import ROOT
+
+CONFIG_DIR = ROOT / 'configs'
+CONFIGS = sorted(p for p in CONFIG_DIR.rglob('*.py')
+                 if '_base_' not in p.parts)
 
 
 def point_at_body_model(cfg, body_model_dir, sampler_file):
-    model = cfg.model
-    model.head.mesh_sampler.filename = str(sampler_file)
-    model.body_model.model_path = str(body_model_dir / 'smpl')
-    model.body_model.joint_regressors = dict(
+    targets = cfg.model.mesh_targets
+    targets.mesh_sampler.filename = str(sampler_file)
+    targets.body_model.model_path = str(body_model_dir / 'smpl')
+    targets.body_model.joint_regressors = dict(
         h36m=str(body_model_dir / 'J_regressor_h36m.npy'))
-    model.neck.num_vertices = MeshSampler(str(sampler_file)).num_vertices[-1]
-
-
-@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.stem)
-def test_config_builds(path, body_model_dir, mesh_sampler_file):
-    cfg = Config.fromfile(str(path))
-    assert cfg.get('default_scope', 'pointhmr_mm') == 'pointhmr_mm'
-    point_at_body_model(cfg, body_model_dir, mesh_sampler_file)
-    model = MODELS.build(cfg.model)
-    assert model.head.num_vertices == model.neck.num_vertices
-    # the neck reads a subset of the backbone's outputs: DDP needs this
-    assert cfg.find_unused_parameters is True
+    targets.num_vertices = MeshSampler(str(sampler_file)).num_vertices[-1]
 
 
 def crop_size(cfg) -> int:
@@ -40,17 +31,47 @@ def crop_size(cfg) -> int:
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.stem)
-def test_grid_tokens_match_the_crop(path):
-    """The coarsest backbone map (stride 32) gives the grid tokens."""
+def test_config_builds(path, body_model_dir, mesh_sampler_file):
+    """Every config builds, and the maps its backbone makes at its crop
+    size are the ones its mesh targets derive: the grid tokens from the
+    coarse map, the heatmap size from the fine one."""
     cfg = Config.fromfile(str(path))
-    if 'val_dataloader' not in cfg:
-        pytest.skip('no data pipeline')
-    grid = crop_size(cfg) // 32
-    assert cfg.model.head.get('num_grid_tokens', 49) == grid**2
+    assert cfg.get('default_scope', 'pointhmr_mm') == 'pointhmr_mm'
+    point_at_body_model(cfg, body_model_dir, mesh_sampler_file)
+    model = MODELS.build(cfg.model).eval()
+    targets = model.mesh_targets
+    assert model.head.num_vertices == model.neck.num_vertices == \
+        targets.num_vertices
+    assert model.head.num_grid_tokens == targets.num_grid_tokens
+    size = targets.crop_size
+    # shapes only: on the meta device nothing is computed
+    feats = model.backbone.to('meta')(
+        torch.zeros(1, 3, size, size, device='meta'))
+    fine, coarse = (feats[i] for i in model.neck.in_indices)
+    assert coarse.shape[-2:].numel() == targets.num_grid_tokens
+    assert tuple(fine.shape[-2:]) == (targets.heatmap_size, ) * 2
+    # the neck reads a subset of the backbone's outputs: DDP needs this
+    assert cfg.find_unused_parameters is True
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.stem)
+def test_sizes_are_declared_once(path):
+    """The crop size is the data pipeline's; the vertex count, the grid
+    tokens and the map sizes are set nowhere but in the mesh targets."""
+    cfg = Config.fromfile(str(path))
+    model = cfg.model
+    assert model.mesh_targets.crop_size == crop_size(cfg)
+    assert model.mesh_targets.num_vertices is not None
+    assert 'num_vertices' not in model.neck
+    for key in ('num_grid_tokens', 'mesh_sampler'):
+        assert key not in model.head
+    for key in ('body_model', 'gendered_eval', 'mesh_regressor'):
+        assert key not in model
+    for loss in ('loss_heatmap', 'loss_dice'):
+        assert 'upscale' not in (model.head.get(loss) or {})
 
 
 def test_quickstart_runs_at_its_crop_size(body_model_dir, mesh_sampler_file):
-    import torch
     cfg = Config.fromfile(str(CONFIG_DIR / 'quickstart' /
                               'pointhmr_quickstart.py'))
     point_at_body_model(cfg, body_model_dir, mesh_sampler_file)
@@ -73,7 +94,8 @@ def test_lite_keeps_sampling_and_masks(name, body_model_dir,
     assert cfg.model.head.mask_hops == full.model.head.mask_hops
     assert all(hops is not None for hops in cfg.model.head.mask_hops)
     assert cfg.model.head.loss_heatmap and cfg.model.head.loss_dice
-    assert cfg.model.neck.heatmap_hidden_dims < cfg.model.neck.num_vertices
+    assert cfg.model.neck.heatmap_hidden_dims < \
+        cfg.model.mesh_targets.num_vertices
     point_at_body_model(cfg, body_model_dir, mesh_sampler_file)
     model = MODELS.build(cfg.model)
     assert model.neck.sample_vertices and model.neck.target_projection

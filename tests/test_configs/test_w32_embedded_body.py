@@ -12,10 +12,15 @@ from mmengine.optim import build_optim_wrapper
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.setup_env import register_all_modules
 from pointhmr_mm.testing.benchmark import (SMPL_MESH_LEVELS, SMPL_NUM_VERTICES,
-                                         point_model_at_stand_in,
-                                         synthetic_batch)
+                                           point_model_at_stand_in,
+                                           synthetic_batch)
 
-CONFIG = Path(__file__).parents[2] / 'configs' / 'pointhmr_hrnet_w32.py'
+from toolbox import ROOT
+
+CONFIG = ROOT / 'configs' / 'pointhmr_hrnet_w32.py'
+# Keys, shapes and dtypes of the recipe's state dict as its checkpoints
+# hold them (tests/data/README.md).
+KEYS = ROOT / 'tests' / 'data' / 'pointhmr_hrnet_w32_state_dict_keys.txt'
 BATCH = 2  # > 1: batch norm in training mode needs more than one value
 # Parameters whose change shows the step reached every part of the model.
 WATCHED = ('backbone.conv1.weight', 'neck', 'head')
@@ -35,6 +40,7 @@ def _watched(model):
             if name.startswith(WATCHED)}
 
 
+@pytest.mark.slow
 def test_w32_training_step_on_the_embedded_body(embedded_files):
     register_all_modules()
     cfg = Config.fromfile(str(CONFIG))
@@ -47,6 +53,10 @@ def test_w32_training_step_on_the_embedded_body(embedded_files):
     assert model.head.mesh_sampler.num_vertices == [SMPL_NUM_VERTICES,
                                                     *SMPL_MESH_LEVELS]
     assert model.neck.num_vertices == SMPL_MESH_LEVELS[-1]
+    # checkpoints of the recipe load unchanged
+    keys = [f'{k} {tuple(v.shape)} {str(v.dtype).replace("torch.", "")}'
+            for k, v in model.state_dict().items()]
+    assert keys == KEYS.read_text().splitlines()
     model.train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     before = _watched(model)

@@ -3,15 +3,16 @@ import logging
 import numpy as np
 import pytest
 from mmengine.logging import MMLogger
-from dataset_helpers import (OPENPOSE_TWIN, PIPELINE, SPIN_GT_JOINTS,
-                             SPIN_OCCLUDED, compress, human_data_arrays,
-                             write_human_data, write_human_data_split,
-                             write_jpeg)
 
 from pointhmr_mm.datasets import HumanDataDataset
 from pointhmr_mm.datasets.conventions import (HUMAN_DATA_INDEX,
                                               SURREAL_GENDER_CODES)
 from pointhmr_mm.utils.safe_pickle import load_npz
+
+from toolbox.datasets import (OPENPOSE_TWIN, PIPELINE, SPIN_GT_JOINTS,
+                              SPIN_OCCLUDED, compress, human_data_arrays,
+                              write_human_data, write_human_data_split,
+                              write_jpeg)
 from pointhmr_mm.setup_env import register_all_modules
 
 register_all_modules()

@@ -7,13 +7,14 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from dataset_helpers import (PIPELINE, metro_person, write_linelist,
-                             write_metro, write_metro_composite_mixture,
-                             write_tsv)
 
 from pointhmr_mm.datasets import MetroTSVDataset
 from pointhmr_mm.datasets.conventions import SURREAL_GENDER_CODES
 from pointhmr_mm.datasets.metro_tsv_dataset import TSVFile
+
+from toolbox.datasets import (PIPELINE, metro_person, write_linelist,
+                              write_metro, write_metro_composite_mixture,
+                              write_tsv)
 from pointhmr_mm.setup_env import register_all_modules
 
 register_all_modules()

@@ -1,12 +1,13 @@
 from collections import Counter
 
 import pytest
-from dataset_helpers import write_human_data, write_metro
 from mmengine.dataset import DefaultSampler
 from torch.utils.data import Dataset
 
 from pointhmr_mm.datasets import MixedMeshDataset
 from pointhmr_mm.setup_env import register_all_modules
+
+from toolbox.datasets import write_human_data, write_metro
 
 register_all_modules()
 

@@ -1,11 +1,9 @@
 """Process groups without CUDA: two gloo ranks see disjoint samples and
 train with DDP; bad launch settings are refused."""
 import json
-import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,20 +12,19 @@ from mmengine.config import Config
 from pointhmr_mm.engine import setup_distributed
 from pointhmr_mm.engine.dist import ENV_KEYS
 
-TOY = Path(__file__).parents[1] / 'data' / 'toy'
+from toolbox import subprocess_env
 
 WORKER = r'''
 import json, os, sys
 import torch
 import torch.distributed as dist
-sys.path.insert(0, sys.argv[1])
-from toy_helpers import toy_cfg
+from toolbox.toy import toy_cfg
 from pointhmr_mm.engine import build_runner, setup_distributed
 from pointhmr_mm.engine.entry_points import close_distributed
 from pointhmr_mm.setup_env import register_all_modules
 
 register_all_modules()
-cfg = toy_cfg(sys.argv[2], 'dist', train_cfg=dict(max_epochs=1))
+cfg = toy_cfg(sys.argv[1], 'dist', train_cfg=dict(max_epochs=1))
 setup_distributed(cfg, 'pytorch')
 runner = build_runner(cfg)
 loader = runner.build_dataloader(cfg.train_dataloader)
@@ -40,7 +37,7 @@ out = dict(seen=seen, wrapper=type(runner.model).__name__,
            backend=cfg.env_cfg.dist_cfg.backend,
            device_ids=runner.model.device_ids,
            same_weights=all(torch.equal(g, params) for g in gathered))
-with open(os.path.join(sys.argv[2], f'rank{dist.get_rank()}.json'), 'w') as f:
+with open(os.path.join(sys.argv[1], f'rank{dist.get_rank()}.json'), 'w') as f:
     json.dump(out, f)
 del runner, loader
 close_distributed()  # as tools/train.py does, with the runner gone
@@ -58,14 +55,15 @@ def gloo_only():
         pytest.skip('CUDA present: the tools use nccl through mmengine')
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_see_disjoint_samples_and_train(tmp_path):
     gloo_only()
     script = tmp_path / 'worker.py'
     script.write_text(WORKER)
-    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env = subprocess_env(OMP_NUM_THREADS='1')  # the toy config: toolbox
     cmd = [sys.executable, '-m', 'torch.distributed.run',
            '--nproc_per_node=2', f'--master_port={free_port()}',
-           str(script), str(TOY), str(tmp_path)]
+           str(script), str(tmp_path)]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -1,7 +1,6 @@
 """PointHMRRunner: exact resumption, RNG states, atomic checkpoint files,
 auto-resume (in this process; tools/train.py is tested in test_tools)."""
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,7 @@ from pointhmr_mm.engine import (PointHMRRunner, build_runner, get_rng_states,
                                 set_rng_states, write_atomically)
 from pointhmr_mm.setup_env import register_all_modules
 
-sys.path.insert(0, str(Path(__file__).parents[1] / 'data' / 'toy'))
-from toy_helpers import toy_cfg  # noqa: E402
+from toolbox.toy import toy_cfg
 
 register_all_modules()
 
@@ -62,6 +60,7 @@ def test_build_runner_defaults_to_pointhmr_runner(tmp_path):
     assert type(build_runner(cfg)) is PointHMRRunner
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     full = tmp_path / 'full'
     train(full, 'full')
@@ -90,6 +89,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_validation_leaves_the_generators_alone(tmp_path):
     runner = train(tmp_path, 'val_rng', train_cfg=dict(max_epochs=1))
     states = get_rng_states()
@@ -99,6 +99,7 @@ def test_validation_leaves_the_generators_alone(tmp_path):
     assert after['python'] == states['python']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('failing', ['torch.save', 'file write'])
 def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch,
                                                      failing):
@@ -148,6 +149,7 @@ def test_write_atomically_leaves_target_untouched_on_error(tmp_path):
     assert target.read_bytes() == b'new'
 
 
+@pytest.mark.slow
 def test_auto_resume_follows_a_moved_work_dir(tmp_path):
     old = tmp_path / 'old'
     train(old, 'moved_src', train_cfg=dict(max_epochs=1))
@@ -158,6 +160,7 @@ def test_auto_resume_follows_a_moved_work_dir(tmp_path):
     assert (new / 'last_checkpoint').read_text() == str(new / 'epoch_2.pth')
 
 
+@pytest.mark.slow
 def test_auto_resume_without_or_with_a_broken_pointer(tmp_path):
     runner = train(tmp_path, 'fresh', resume=True,
                    train_cfg=dict(max_epochs=1))
@@ -168,6 +171,7 @@ def test_auto_resume_without_or_with_a_broken_pointer(tmp_path):
         train(tmp_path, 'broken', resume=True)
 
 
+@pytest.mark.slow
 def test_config_in_the_work_dir_is_not_overwritten(tmp_path):
     train(tmp_path, 'dump_src', train_cfg=dict(max_epochs=1))
     source = tmp_path / 'toy_config.py'  # the dumped, self-contained config

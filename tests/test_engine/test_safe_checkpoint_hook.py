@@ -1,15 +1,11 @@
 """SafeCheckpointHook: old checkpoints go only after the new one exists."""
-import sys
-from pathlib import Path
-
 import pytest
 
 from pointhmr_mm.engine import build_runner
 from pointhmr_mm.engine.hooks import SafeCheckpointHook
 from pointhmr_mm.setup_env import register_all_modules
 
-sys.path.insert(0, str(Path(__file__).parents[1] / 'data' / 'toy'))
-from toy_helpers import toy_cfg  # noqa: E402
+from toolbox.toy import toy_cfg
 
 register_all_modules()
 
@@ -24,6 +20,7 @@ def test_bad_arguments_are_refused_like_mmengine():
         SafeCheckpointHook(save_best='mse', rule='sideways')
 
 
+@pytest.mark.slow
 def test_max_keep_prunes_after_saving(tmp_path):
     runner = build_runner(toy_cfg(
         tmp_path, 'keep2', train_cfg=dict(max_epochs=3, val_interval=10),
@@ -36,6 +33,7 @@ def test_max_keep_prunes_after_saving(tmp_path):
     assert runner.message_hub.get_info('keep_ckpt_ids') == [2, 3]
 
 
+@pytest.mark.slow
 def test_failed_save_removes_nothing(tmp_path, monkeypatch):
     runner = build_runner(toy_cfg(tmp_path, 'keep1_fail',
                                   train_cfg=dict(max_epochs=1)))
@@ -51,6 +49,7 @@ def test_failed_save_removes_nothing(tmp_path, monkeypatch):
     assert (tmp_path / 'epoch_1.pth').is_file()  # max_keep_ckpts=1
 
 
+@pytest.mark.slow
 def test_previous_best_removed_only_after_the_new_best(tmp_path,
                                                        monkeypatch):
     runner = build_runner(toy_cfg(
@@ -79,6 +78,7 @@ def test_previous_best_removed_only_after_the_new_best(tmp_path,
     assert hook.best_ckpt_path == str(tmp_path / 'best_mse_epoch_2.pth')
 
 
+@pytest.mark.slow
 def test_missing_best_key_warns_and_keeps_training(tmp_path, monkeypatch):
     import pointhmr_mm.engine.hooks.safe_checkpoint_hook as module
     messages = []

@@ -2,7 +2,6 @@
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,7 @@ from pointhmr_mm.engine import build_runner, checkpoint_safe_globals
 from pointhmr_mm.engine.safe_load import history_buffer_statistic
 from pointhmr_mm.setup_env import register_all_modules
 
-sys.path.insert(0, str(Path(__file__).parents[1] / 'data' / 'toy'))
-from toy_helpers import toy_cfg  # noqa: E402
+from toolbox.toy import toy_cfg
 
 register_all_modules()
 
@@ -39,6 +37,7 @@ def checkpoint(tmp_path_factory):
     return work_dir / 'epoch_1.pth'
 
 
+@pytest.mark.slow
 def test_runner_checkpoint_loads_safely(checkpoint):
     assert torch.serialization.get_unsafe_globals_in_checkpoint(
         checkpoint) == []
@@ -49,6 +48,7 @@ def test_runner_checkpoint_loads_safely(checkpoint):
     assert isinstance(ckpt['meta']['rng_states'][0]['numpy'][1], np.ndarray)
 
 
+@pytest.mark.slow
 def test_fresh_process_loads_it(checkpoint):
     """No HistoryBuffer exists yet there (mmengine registers its statistics
     methods on first use)."""
@@ -59,6 +59,7 @@ def test_fresh_process_loads_it(checkpoint):
     assert run.returncode == 0, run.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_plain_mmengine_checkpoint_resumes(checkpoint, tmp_path):
     """Resuming loads through mmengine's own loader (torch.load defaults)."""
     runner = build_runner(toy_cfg(

@@ -53,6 +53,8 @@ def test_builds_and_refuses_bad_arguments():
         MeshMetric(protocol='coco')
     with pytest.raises(ValueError, match='baseline_max_vertices'):
         MeshMetric(baseline_max_vertices=0)
+    with pytest.raises(TypeError, match='body_model'):
+        MeshMetric(body_model='smpl.pkl')
 
 
 def test_similarity_copy_has_zero_pa_mpjpe():
@@ -199,3 +201,181 @@ def test_bad_samples_are_refused_naming_the_key():
     with pytest.raises(ValueError, match='pred_vertices'):
         evaluate([make_sample(gt, gt, pred_v=torch.zeros(5, 3),
                               gt_v=torch.zeros(6, 3))])
+
+
+# ---------------------------------------------------------------------- #
+# The gendered 3DPW protocol and EMDB-1, against the authors' formulas
+# written here in numpy (SPIN eval.py's 3DPW branch; eth-ait/emdb
+# evaluation_metrics.py), on meshes of the embedded body.
+# ---------------------------------------------------------------------- #
+SPIN_H36M_TO_J14 = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]
+
+
+def body_cfg(body_model_dir):
+    return dict(type='SMPL', model_path=str(body_model_dir / 'smpl'),
+                joint_regressors=dict(
+                    h36m=str(body_model_dir / 'J_regressor_h36m.npy')))
+
+
+def body_arrays(body_model_dir, gender, pose, betas):
+    """(vertices (B, N, 3), kinematic joints (B, 24, 3)) as numpy."""
+    from pointhmr_mm.registry import MODELS
+    model = MODELS.build(dict(body_cfg(body_model_dir), gender=gender))
+    with torch.no_grad():
+        out = model(pose=torch.as_tensor(pose, dtype=torch.float32),
+                    betas=torch.as_tensor(betas, dtype=torch.float32))
+    return out['vertices'].double().numpy(), out['joints'].double().numpy()
+
+
+def emdb_similarity(s1, s2, verts):
+    """EMDB's compute_similarity_transform on (P, 3) inputs (transposed to
+    its 3 x P layout); the transform fitted on s1 -> s2 maps verts too."""
+    s1, s2, verts = s1.T, s2.T, verts.T
+    mu1, mu2 = s1.mean(1, keepdims=True), s2.mean(1, keepdims=True)
+    x1, x2 = s1 - mu1, s2 - mu2
+    k = x1 @ x2.T
+    u, _, vh = np.linalg.svd(k)
+    z = np.eye(3)
+    z[-1, -1] = np.sign(np.linalg.det(u @ vh))
+    r = vh.T @ z @ u.T
+    scale = np.trace(r @ k) / (x1**2).sum()
+    t = mu2 - scale * r @ mu1
+    return (scale * r @ s1 + t).T, (scale * r @ verts + t).T
+
+
+def emdb_errors(pred_j, gt_j, pred_v, gt_v):
+    """EMDB's compute_positional_errors (pelvis = mean of joints 1, 2)."""
+    out = dict(mpjpe=[], mpjpe_pa=[], mve=[], mve_pa=[])
+    for pj, gj, pv, gv in zip(pred_j, gt_j, pred_v, gt_v):
+        gp, pp = (gj[1] + gj[2]) / 2, (pj[1] + pj[2]) / 2
+        gj, gv, pj, pv = gj - gp, gv - gp, pj - pp, pv - pp
+        pj_pa, pv_pa = emdb_similarity(pj, gj, pv)
+        err = lambda a, b: np.sqrt(((a - b)**2).sum(1)).mean()  # noqa
+        out['mpjpe'].append(err(gj, pj))
+        out['mve'].append(err(gv, pv))
+        out['mpjpe_pa'].append(err(gj, pj_pa))
+        out['mve_pa'].append(err(gv, pv_pa))
+    return {k: np.mean(v) * 1000 for k, v in out.items()}
+
+
+def spin_3dpw(pred_v, gt_v, regressor):
+    """SPIN's 3DPW evaluation: H36M joints regressed from both meshes,
+    pelvis (joint 0) subtracted, the 14 LSP joints; plus the
+    pelvis-centred mean vertex error."""
+    pred_h, gt_h = regressor @ pred_v, regressor @ gt_v
+    pred_p, gt_p = pred_h[:, [0]], gt_h[:, [0]]
+    pred14 = pred_h[:, SPIN_H36M_TO_J14] - pred_p
+    gt14 = gt_h[:, SPIN_H36M_TO_J14] - gt_p
+    mpjpe_ = np.sqrt(((pred14 - gt14)**2).sum(-1)).mean(-1)
+    pa = [np.sqrt(((emdb_similarity(p, g, p)[0] - g)**2).sum(-1)).mean()
+          for p, g in zip(pred14, gt14)]
+    mpve = np.sqrt((((pred_v - pred_p) - (gt_v - gt_p))**2).sum(-1)).mean(-1)
+    return dict(mpjpe=mpjpe_.mean() * 1000, pa=np.mean(pa) * 1000,
+                mpve=mpve.mean() * 1000)
+
+
+@pytest.fixture(scope='module')
+def posed(body_model_dir):
+    """GT parameters and genders of 5 frames, and predicted meshes: the
+    neutral body of perturbed parameters, rotated and moved."""
+    rng = np.random.default_rng(4)
+    pose = rng.normal(size=(5, 72)) * 0.3
+    betas = rng.normal(size=(5, 10))
+    genders = ['male', 'female', 'female', 'male', 'female']
+    pred_v, _ = body_arrays(body_model_dir, 'neutral',
+                            pose + rng.normal(size=pose.shape) * 0.1,
+                            betas * 0.5)
+    rot = axis_angle_to_matrix(torch.tensor([0.2, -0.4, 0.1])).numpy()
+    pred_v = pred_v @ rot.T + np.array([0.3, -0.2, 4.])
+    return pose, betas, genders, pred_v
+
+
+def params_samples(posed, protocol, regressor=None):
+    pose, betas, genders, pred_v = posed
+    samples = []
+    for i in range(len(pose)):
+        s = dict(pred_vertices=torch.as_tensor(pred_v[i]),
+                 gt_pose=torch.as_tensor(pose[i]),
+                 gt_betas=torch.as_tensor(betas[i]), gender=genders[i],
+                 eval_protocol=protocol, sample_idx=i)
+        if regressor is not None:
+            s['pred_keypoints_3d_h36m'] = torch.as_tensor(
+                regressor @ pred_v[i])
+        samples.append(s)
+    return samples
+
+
+def test_emdb_matches_the_authors_formulas(body_model_dir, posed):
+    pose, betas, genders, pred_v = posed
+    gt_v = np.zeros_like(pred_v)
+    gt_j = np.zeros((len(pose), 24, 3))
+    for gender in ('male', 'female'):
+        idx = [i for i, g in enumerate(genders) if g == gender]
+        gt_v[idx], gt_j[idx] = body_arrays(body_model_dir, gender,
+                                           pose[idx], betas[idx])
+    from pointhmr_mm.utils.safe_pickle import load_npz
+    j_reg = np.asarray(load_npz(body_model_dir / 'smpl' /
+                                'SMPL_NEUTRAL.npz')['J_regressor'])
+    if hasattr(j_reg, 'toarray'):
+        j_reg = j_reg.toarray()
+    pred_j = np.einsum('jn,bnc->bjc', j_reg, pred_v)
+    want = emdb_errors(pred_j, gt_j, pred_v, gt_v)
+    out = evaluate(params_samples(posed, 'emdb'),
+                   body_model=body_cfg(body_model_dir))
+    for key, name in (('mpjpe', 'MPJPE'), ('mpjpe_pa', 'PA-MPJPE'),
+                      ('mve', 'MVE'), ('mve_pa', 'MVE-PA')):
+        assert out[f'emdb/{name}'] == pytest.approx(want[key], rel=1e-4)
+    assert want['mpjpe'] > want['mpjpe_pa'] > 1  # a real error
+    assert {'emdb/baseline/MPJPE', 'emdb/baseline/MVE'} <= set(out)
+    with pytest.raises(ValueError, match='body_model'):
+        evaluate(params_samples(posed, 'emdb'))
+
+
+def test_3dpw_protocols_match_spin_with_neutral_or_gendered_gt(
+        body_model_dir, posed):
+    pose, betas, genders, pred_v = posed
+    regressor = np.load(body_model_dir / 'J_regressor_h36m.npy')
+    neutral_v, _ = body_arrays(body_model_dir, 'neutral', pose, betas)
+    gendered_v = np.zeros_like(neutral_v)
+    for gender in ('male', 'female'):
+        idx = [i for i, g in enumerate(genders) if g == gender]
+        gendered_v[idx] = body_arrays(body_model_dir, gender, pose[idx],
+                                      betas[idx])[0]
+    cfg = body_cfg(body_model_dir)
+    for protocol, gt_v, prefix in (('3dpw', neutral_v, ''),
+                                   ('3dpw_gendered', gendered_v,
+                                    '3dpw_gendered/')):
+        want = spin_3dpw(pred_v, gt_v, regressor)
+        out = evaluate(params_samples(posed, protocol, regressor),
+                       body_model=cfg)
+        assert out[prefix + 'MPJPE'] == pytest.approx(want['mpjpe'],
+                                                      rel=1e-4)
+        assert out[prefix + 'PA-MPJPE'] == pytest.approx(want['pa'],
+                                                         rel=1e-4)
+        assert out[prefix + 'MPVE'] == pytest.approx(want['mpve'],
+                                                     rel=1e-4)
+    # the two protocols differ by the GT body only
+    neutral = spin_3dpw(pred_v, neutral_v, regressor)
+    gendered = spin_3dpw(pred_v, gendered_v, regressor)
+    assert abs(neutral['mpjpe'] - gendered['mpjpe']) > 0.1
+    mixed = evaluate(params_samples(posed, '3dpw', regressor) +
+                     params_samples(posed, 'emdb'), body_model=cfg)
+    assert {'3dpw/MPJPE', 'emdb/MPJPE'} <= set(mixed)
+
+
+def test_3dpw_with_a_body_model_needs_its_h36m_regressor(body_model_dir,
+                                                         posed):
+    regressor = np.load(body_model_dir / 'J_regressor_h36m.npy')
+    cfg = dict(type='SMPL', model_path=str(body_model_dir / 'smpl'))
+    with pytest.raises(KeyError, match="'h36m' joint regressor"):
+        evaluate(params_samples(posed, '3dpw_gendered', regressor),
+                 body_model=cfg)
+    # without a gender the gendered GT falls back to the neutral body
+    neutral = evaluate(params_samples(posed, '3dpw', regressor),
+                       body_model=body_cfg(body_model_dir))
+    samples = params_samples(posed, '3dpw_gendered', regressor)
+    for s in samples:
+        s.pop('gender')
+    fallback = evaluate(samples, body_model=body_cfg(body_model_dir))
+    assert fallback['3dpw_gendered/MPJPE'] == pytest.approx(
+        neutral['MPJPE'])

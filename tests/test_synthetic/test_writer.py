@@ -1,12 +1,9 @@
-import importlib.util
 import socket
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from test_datasets.dataset_helpers import PIPELINE
 
 import pointhmr_mm.synthetic.writer as writer
 from pointhmr_mm.datasets import HumanDataDataset
@@ -18,9 +15,11 @@ from pointhmr_mm.setup_env import register_all_modules
 from pointhmr_mm.utils.keypoints import H36M_TO_J14
 from pointhmr_mm.utils.safe_pickle import load_npz
 
+from toolbox import load_tool
+from toolbox.datasets import PIPELINE
+
 register_all_modules()
 SIZE = 64
-TOOL = Path(__file__).parents[2] / 'tools' / 'make_synthetic_dataset.py'
 
 
 @pytest.fixture(scope='module')
@@ -127,9 +126,7 @@ def test_ensure_and_tool(body_model_dir, tmp_path):
     stamp = paths['train'].stat().st_mtime_ns
     ensure_synthetic_dataset(tmp_path, body_model_dir, 2, 1, image_size=SIZE)
     assert paths['train'].stat().st_mtime_ns == stamp  # kept, not redone
-    spec = importlib.util.spec_from_file_location('make_synthetic', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('make_synthetic_dataset')
     args = ['--body-model', str(body_model_dir), '--out', str(tmp_path),
             '--num-train', '1', '--num-val', '1', '--image-size', str(SIZE)]
     assert tool.main(args) == 1  # both splits exist

@@ -1,20 +1,11 @@
 """tools/analysis/ablation_table.py reads a run's held-out metrics and step
 time from its scalars, and writes the table and the plot (no training)."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'ablation_table', ROOT / 'tools' / 'analysis' / 'ablation_table.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from toolbox import load_tool
 
 
 def write_run(work_dir: Path, mpjpe_by_epoch, times):
@@ -29,7 +20,7 @@ def write_run(work_dir: Path, mpjpe_by_epoch, times):
 
 
 def test_summary_table_and_plot(tmp_path):
-    tool = load_tool()
+    tool = load_tool('analysis/ablation_table')
     write_run(tmp_path / 'full', [150., 120.], [9., 0.5, 0.4, 0.6])
     summary = tool.summarise_run(tmp_path / 'full')
     # the last validation; the warm-up window is left out of the median
@@ -48,7 +39,7 @@ def test_summary_table_and_plot(tmp_path):
 
 
 def test_missing_runs_are_named(tmp_path):
-    tool = load_tool()
+    tool = load_tool('analysis/ablation_table')
     with pytest.raises(FileNotFoundError, match='scalars.json'):
         tool.summarise_run(tmp_path)
     write_run(tmp_path / 'x', [], [1.])

@@ -2,32 +2,23 @@
 body model meets its sizes exactly, and the tool measures a config whose
 body-model files are absent (bf16) and writes the JSON keys, throughput
 included."""
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pointhmr_mm.models.body_models import SMPL
 from pointhmr_mm.models.utils import MeshSampler
 from pointhmr_mm.testing.benchmark import (make_stand_in_body_model,
-                                         missing_body_model_files,
-                                         point_model_at_stand_in)
+                                           missing_body_model_files,
+                                           point_model_at_stand_in)
 
-ROOT = Path(__file__).parents[2]
+from toolbox import ROOT, load_tool
+
 QUICKSTART = ROOT / 'configs' / 'quickstart' / 'pointhmr_quickstart.py'
 JSON_KEYS = ('train_step_s', 'train_peak_rss_bytes', 'train_peak_cuda_bytes',
              'infer_s', 'flops_per_image', 'params', 'batch', 'device',
              'dtype')
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_train_step',
-        ROOT / 'tools' / 'analysis' / 'benchmark_train_step.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_stand_in_has_exact_sizes(tmp_path):
@@ -47,26 +38,29 @@ def test_stand_in_has_exact_sizes(tmp_path):
 
 
 def test_config_pointed_at_stand_in(tmp_path):
-    model = dict(body_model=dict(model_path=str(tmp_path / 'none'),
-                                 joint_regressors=dict(h36m='x.npy')),
-                 head=dict(mesh_sampler=dict(type='MeshSampler',
-                                             filename='y.npz')))
+    model = dict(mesh_targets=dict(
+        body_model=dict(model_path=str(tmp_path / 'none'),
+                        joint_regressors=dict(h36m='x.npy')),
+        mesh_sampler=dict(type='MeshSampler', filename='y.npz')))
     assert len(missing_body_model_files(model)) == 3
     files = dict(model_path='smpl', h36m='h.npy', mesh_sampler='m.npz')
     pointed = point_model_at_stand_in(model, files)
-    assert pointed['body_model']['joint_regressors'] == dict(h36m='h.npy')
-    assert pointed['head']['mesh_sampler']['filename'] == 'm.npz'
-    assert model['head']['mesh_sampler']['filename'] == 'y.npz'  # a copy
+    targets = pointed['mesh_targets']
+    assert targets['body_model']['joint_regressors'] == dict(h36m='h.npy')
+    assert targets['mesh_sampler']['filename'] == 'm.npz'
+    # a copy
+    assert model['mesh_targets']['mesh_sampler']['filename'] == 'y.npz'
 
 
+@pytest.mark.slow
 def test_tool_writes_json_without_body_model_files(tmp_path):
     """bf16 (the recipe's default mode) from absent body-model files."""
-    tool = load_tool()
+    tool = load_tool('analysis/benchmark_train_step')
     out = tmp_path / 'bench.json'
     argv = [str(QUICKSTART), '--batch', '2', '--iters', '1',
             '--infer-iters', '1', '--infer-batch', '3', '--json', str(out),
             '--cfg-options',
-            f'model.body_model.model_path={tmp_path}/absent/smpl']
+            f'model.mesh_targets.body_model.model_path={tmp_path}/absent/smpl']
     assert tool.main(argv + ['--amp']) == 0
     result = json.loads(out.read_text())
     assert all(key in result for key in JSON_KEYS)

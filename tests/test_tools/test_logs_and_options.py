@@ -1,16 +1,15 @@
 """Logs a plot can read (epoch on validation lines, TensorBoard by flag),
 tools/analysis/analyze_logs.py, and clear errors for config options."""
 import json
-import sys
 
 import cv2
 import pytest
 from mmengine.config import Config
 
-from test_train_tool import CONFIG, ROOT, load_tool, run_tool
+from toolbox import load_tool
+from toolbox.toy import CONFIG, run_toy
 
-sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
-import analyze_logs  # noqa: E402
+analyze_logs = load_tool('analysis/analyze_logs')
 
 
 def scalars(work_dir):
@@ -23,12 +22,13 @@ def toy_run(tmp_path_factory):
     """The toy config trained for 2 epochs with TensorBoard on."""
     pytest.importorskip('tensorboard')
     work_dir = tmp_path_factory.mktemp('toy_run')
-    result = run_tool('train', '--work-dir', work_dir, '--vis-backend',
-                      'tensorboard')
+    result = run_toy('train', '--work-dir', work_dir, '--vis-backend',
+                     'tensorboard')
     assert result.returncode == 0, result.stderr[-2000:]
     return work_dir
 
 
+@pytest.mark.slow
 def test_validation_lines_carry_epoch_and_iter(toy_run):
     _, lines = scalars(toy_run)
     val = [line for line in lines if 'mse' in line]
@@ -38,6 +38,7 @@ def test_validation_lines_carry_epoch_and_iter(toy_run):
     assert [t['iter'] for t in train] == list(range(1, 9))
 
 
+@pytest.mark.slow
 def test_vis_backend_flag_writes_tensorboard_events(toy_run):
     assert list(toy_run.glob('*/vis_data/events.out.tfevents.*'))
 
@@ -51,6 +52,7 @@ def test_vis_backend_flag_is_merged_once(tmp_path):
     assert sorted(types) == ['LocalVisBackend', 'TensorboardVisBackend']
 
 
+@pytest.mark.slow
 def test_plot_curve_draws_losses_by_iter_and_metrics_by_epoch(toy_run,
                                                               tmp_path):
     log, _ = scalars(toy_run)
@@ -72,19 +74,22 @@ def test_plot_curve_draws_losses_by_iter_and_metrics_by_epoch(toy_run,
                            '--out', str(out)])
 
 
+@pytest.mark.slow
 def test_cal_train_time(toy_run, capsys):
     log, _ = scalars(toy_run)
     analyze_logs.main(['cal_train_time', str(log)])
     assert '8 logged steps' in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_no_validate(tmp_path):
-    result = run_tool('train', '--work-dir', tmp_path, '--no-validate')
+    result = run_toy('train', '--work-dir', tmp_path, '--no-validate')
     assert result.returncode == 0, result.stderr[-2000:]
     _, lines = scalars(tmp_path)
     assert lines and not any('mse' in line for line in lines)
 
 
+@pytest.mark.slow
 def test_nested_option_typo_names_the_key(tmp_path):
     from pointhmr_mm.engine.entry_points import ConfigError
     train_tool = load_tool('train')
@@ -92,15 +97,16 @@ def test_nested_option_typo_names_the_key(tmp_path):
         str(CONFIG), '--cfg-options', 'train_cfg.max_epochs.typo=3'])
     with pytest.raises(ConfigError, match='train_cfg.max_epochs is int 2'):
         train_tool.merge_args(Config.fromfile(str(CONFIG)), args)
-    result = run_tool('train', '--work-dir', tmp_path, '--cfg-options',
-                      'optim_wrapper.optimizer.lr.x=1')
+    result = run_toy('train', '--work-dir', tmp_path, '--cfg-options',
+                     'optim_wrapper.optimizer.lr.x=1')
     assert result.returncode != 0
     assert 'optim_wrapper.optimizer.lr is float' in result.stderr
     assert 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_auto_scale_lr_without_base_batch_size(tmp_path):
-    result = run_tool('train', '--work-dir', tmp_path, '--auto-scale-lr')
+    result = run_toy('train', '--work-dir', tmp_path, '--auto-scale-lr')
     assert result.returncode != 0
     assert 'has no auto_scale_lr.base_batch_size' in result.stderr
     assert 'Traceback' not in result.stderr

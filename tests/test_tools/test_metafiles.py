@@ -1,13 +1,13 @@
 """The model zoo (model-index.yml and configs/**/metafile.yml): every model
 names a config that loads, its source, metrics and how to get weights."""
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 from mmengine.config import Config
 
-ROOT = Path(__file__).parents[2]
+from toolbox import ROOT
+
 INDEX = yaml.safe_load((ROOT / 'model-index.yml').read_text())
 METAFILES = [ROOT / path for path in INDEX['Import']]
 MODELS = [(path.relative_to(ROOT), model) for path in METAFILES

@@ -2,8 +2,6 @@
 readme_pictures) and the FLOP
 count of tools/analysis (get_flops, benchmark_model)."""
 import hashlib
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -12,16 +10,16 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 
-from conftest import CROP, ROOT
 from pointhmr_mm.setup_env import register_all_modules
 
-sys.path.insert(0, str(ROOT / 'tools' / 'misc'))
-sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
-import browse_dataset  # noqa: E402
-import get_flops  # noqa: E402
-import print_config  # noqa: E402
-import publish_model  # noqa: E402
-import readme_pictures  # noqa: E402
+from toolbox import load_tool, run_tool
+from toolbox.tiny_run import CROP
+
+browse_dataset = load_tool('misc/browse_dataset')
+get_flops = load_tool('analysis/get_flops')
+print_config = load_tool('misc/print_config')
+publish_model = load_tool('misc/publish_model')
+readme_pictures = load_tool('misc/readme_pictures')
 
 register_all_modules()
 
@@ -50,10 +48,10 @@ def test_fitted_camera_puts_gt_joints_on_the_keypoints(tiny_run):
     model = MODELS.build(cfg.model).eval()
     sample = item['data_samples']
     with torch.no_grad():
-        levels, _ = model.gt_meshes(sample.gt_pose[None],
-                                    sample.gt_betas[None],
-                                    [sample.gender])
-        joints = model.regress_j14(levels[-1])[0].numpy()
+        levels, _ = model.mesh_targets.gt_meshes(sample.gt_pose[None],
+                                                 sample.gt_betas[None],
+                                                 [sample.gender])
+        joints = model.mesh_targets.regress_j14(levels[-1])[0].numpy()
     keypoints = sample.gt_keypoints_2d.numpy()
     cam = browse_dataset.fit_weak_perspective(joints, keypoints)
     projected = cam[0] * (joints[:, :2] + cam[1:])
@@ -151,12 +149,10 @@ def test_get_flops_reads_the_crop_from_the_config(tiny_run):
         get_flops.measure(model, cfg, 224)
 
 
+@pytest.mark.slow
 def test_benchmark_model_runs_at_the_configs_size(tiny_run):
     config, _, _ = tiny_run
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis/benchmark_model.py'),
-         str(config), '--iters', '1'], capture_output=True, text=True,
-        timeout=300)
+    result = run_tool('analysis/benchmark_model', config, '--iters', '1')
     assert result.returncode == 0, result.stderr[-2000:]
     assert f'(1, 3, {CROP}, {CROP})' in result.stdout
     assert 'GFLOPs' in result.stdout and 'ms/image' in result.stdout

@@ -3,8 +3,6 @@
 import json
 import pickle
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,11 +11,12 @@ from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.structures import BaseDataElement
 
-from conftest import BATCH, NUM_IMAGES, ROOT
 from pointhmr_mm.evaluation.metrics.dump_mesh_results import (
     DumpMeshResults, drop_empty_gt)
 from pointhmr_mm.setup_env import register_all_modules
-from test_train_tool import load_tool
+
+from toolbox import load_tool, run_tool
+from toolbox.tiny_run import BATCH, NUM_IMAGES
 
 register_all_modules()
 
@@ -27,15 +26,14 @@ def tested(tiny_run, tmp_path_factory):
     """tools/test.py run once with every output option."""
     config, ckpt, _ = tiny_run
     out = tmp_path_factory.mktemp('tested')
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools' / 'test.py'), str(config),
-         str(ckpt), '--work-dir', str(out), '--out', str(out / 'p.json'),
-         '--dump', str(out / 'd.pkl'), '--show-dir', 'shown',
-         '--interval', '2'], capture_output=True, text=True, timeout=300)
+    result = run_tool('test', config, ckpt, '--work-dir', out,
+                      '--out', out / 'p.json', '--dump', out / 'd.pkl',
+                      '--show-dir', 'shown', '--interval', '2')
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_out_json_has_predictions_and_only_real_gt(tested):
     out, _ = tested
     records = json.loads((out / 'p.json').read_text())
@@ -46,6 +44,7 @@ def test_out_json_has_predictions_and_only_real_gt(tested):
     assert 'img_path' in first and 'gt_pose' in first  # labelled data
 
 
+@pytest.mark.slow
 def test_dump_holds_each_samples_own_tensors(tested):
     out, _ = tested
     with open(out / 'd.pkl', 'rb') as f:
@@ -62,6 +61,7 @@ def test_dump_holds_each_samples_own_tensors(tested):
     assert size < tensors * 1.2 + 10_000 < BATCH * tensors
 
 
+@pytest.mark.slow
 def test_dump_evaluates_offline_to_the_logged_metrics(tested):
     out, log = tested
     with open(out / 'd.pkl', 'rb') as f:
@@ -71,6 +71,7 @@ def test_dump_evaluates_offline_to_the_logged_metrics(tested):
     assert metrics['mesh/MPJPE'] == pytest.approx(logged, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_show_dir_draws_every_interval_th_sample(tested):
     out, _ = tested
     names = sorted(p.name for p in (out / 'shown').glob('*.png'))
@@ -114,7 +115,8 @@ def test_empty_gt_is_dropped():
 def test_show_needs_a_display(tiny_run, monkeypatch, capsys):
     config, ckpt, _ = tiny_run
     test_tool = load_tool('test')
-    monkeypatch.setattr(test_tool.sys, 'platform', 'linux')
+    import pointhmr_mm.visualization.display as display
+    monkeypatch.setattr(display.sys, 'platform', 'linux')
     monkeypatch.delenv('DISPLAY', raising=False)
     monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
     with pytest.raises(SystemExit):

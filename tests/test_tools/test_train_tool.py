@@ -1,38 +1,14 @@
 """tools/train.py and tools/test.py: arguments, and a killed run resumed
 with --resume that ends like an uninterrupted one."""
-import importlib.util
 import os
 import pickle
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 
-ROOT = Path(__file__).parents[2]
-TOY = ROOT / 'tests' / 'data' / 'toy'
-CONFIG = TOY / 'toy_config.py'
-KILLED_EXIT_CODE = 3  # kill_hook.py's os._exit code
-sys.path.insert(0, str(TOY))  # the toy config imports toy_modules
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'tool_{name}', ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_tool(name, *args, config=CONFIG):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(TOY), os.environ.get('PYTHONPATH', '')]))
-    cmd = [sys.executable, str(ROOT / 'tools' / f'{name}.py'), str(config),
-           *map(str, args)]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True,
-                          timeout=120)
+from toolbox import ROOT, load_tool
+from toolbox.toy import CONFIG, KILLED_CONFIG, KILLED_EXIT_CODE, run_toy
 
 
 def state_dict(path):
@@ -87,7 +63,7 @@ def test_amp_is_bf16_on_any_device(train_tool):
 
 
 def test_recipe_trains_in_bf16_unless_told_not_to(train_tool):
-    recipe = Path(__file__).parents[2] / 'configs' / 'pointhmr_hrnet_w32.py'
+    recipe = ROOT / 'configs' / 'pointhmr_hrnet_w32.py'
     cfg = train_tool.merge_args(Config.fromfile(str(recipe)),
                                 train_tool.parse_args([str(recipe)]))
     assert cfg.optim_wrapper.type == 'PortableAmpOptimWrapper'
@@ -106,16 +82,16 @@ def test_recipe_trains_in_bf16_unless_told_not_to(train_tool):
         train_tool.parse_args([str(recipe), '--amp', '--no-amp'])
 
 
+@pytest.mark.slow
 def test_killed_run_resumed_by_the_tool_ends_like_a_full_run(tmp_path):
-    full = run_tool('train', '--work-dir', tmp_path / 'full')
+    full = run_toy('train', '--work-dir', tmp_path / 'full')
     assert full.returncode == 0, full.stderr[-2000:]
     cut = tmp_path / 'cut'
-    killed = run_tool('train', '--work-dir', cut,
-                      config=TOY / 'toy_config_killed.py')
+    killed = run_toy('train', '--work-dir', cut, config=KILLED_CONFIG)
     assert killed.returncode == KILLED_EXIT_CODE, killed.stderr[-2000:]
     assert (cut / 'epoch_1.pth').is_file()
     assert not (cut / 'epoch_2.pth').exists()
-    resumed = run_tool('train', '--work-dir', cut, '--resume')
+    resumed = run_toy('train', '--work-dir', cut, '--resume')
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert 'resumed epoch: 1' in resumed.stdout + resumed.stderr
     a = state_dict(tmp_path / 'full' / 'epoch_2.pth')
@@ -127,8 +103,8 @@ def test_killed_run_resumed_by_the_tool_ends_like_a_full_run(tmp_path):
     assert (cut / 'last_checkpoint').read_text().endswith('epoch_2.pth')
 
     out = tmp_path / 'preds.pkl'
-    test = run_tool('test', cut / 'epoch_2.pth', '--work-dir',
-                    tmp_path / 'test', '--out', out)
+    test = run_toy('test', cut / 'epoch_2.pth', '--work-dir',
+                   tmp_path / 'test', '--out', out)
     assert test.returncode == 0, test.stderr[-2000:]
     assert 'mse:' in test.stdout + test.stderr
     with open(out, 'rb') as f:

@@ -135,9 +135,9 @@ def w32_costs(variants, lock) -> dict:
     from pointhmr_mm.registry import MODELS
     from pointhmr_mm.setup_env import register_all_modules
     from pointhmr_mm.testing.benchmark import (count_parameters, forward_flops,
-                                             make_stand_in_body_model,
-                                             missing_body_model_files,
-                                             point_model_at_stand_in)
+                                               make_stand_in_body_model,
+                                               missing_body_model_files,
+                                               point_model_at_stand_in)
     register_all_modules()
     costs = {}
     with cpu_lock(lock), tempfile.TemporaryDirectory() as tmp:

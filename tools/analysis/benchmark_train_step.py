@@ -32,7 +32,6 @@ import argparse
 import concurrent.futures
 import json
 import multiprocessing
-import platform
 import statistics
 import sys
 import tempfile
@@ -44,22 +43,22 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner.amp import autocast
 
+from pointhmr_mm.apis.inference import crop_size_of
 from pointhmr_mm.engine.entry_points import (AMP_WRAPPERS, add_amp_args,
                                              apply_amp_args)
-from pointhmr_mm.utils.cpu import (cpu_has_amx,
-                                  cpu_has_avx512_bf16)
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.setup_env import register_all_modules
 from pointhmr_mm.testing.benchmark import (count_parameters, forward_flops,
-                                         make_stand_in_body_model,
-                                         minor_page_faults,
-                                         missing_body_model_files,
-                                         peak_rss_bytes,
-                                         point_model_at_stand_in,
-                                         stand_in_sizes, synthetic_batch)
+                                           make_stand_in_body_model,
+                                           minor_page_faults,
+                                           missing_body_model_files,
+                                           peak_rss_bytes,
+                                           point_model_at_stand_in,
+                                           stand_in_sizes, synthetic_batch)
+from pointhmr_mm.utils.cpu import (cpu_has_amx, cpu_has_avx512_bf16,
+                                   processor_name)
 from pointhmr_mm.utils.malloc import configure_malloc_from_cfg
 
-DEFAULT_CROP = 224
 PARTS = ('backbone', 'neck', 'head')
 
 
@@ -75,7 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='also time inference at this batch (images/s '
                         'on a GPU); infer_s is always batch 1')
     parser.add_argument('--image-size', type=int,
-                        help="default: the config's crop_size, else 224")
+                        help='default: model.mesh_targets.crop_size')
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
     add_amp_args(parser)  # as tools/train.py
     parser.add_argument('--json', help='write the results here')
@@ -91,19 +90,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device here')
     return args
-
-
-def processor_name() -> str:
-    """The CPU's model name (Linux), else the platform's: results depend
-    on it (AMX, AVX-512 BF16), so they are reported with it."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -204,7 +190,7 @@ def run(args: argparse.Namespace) -> dict:
     # glibc malloc settings as the Runner applies them (env_cfg)
     malloc = configure_malloc_from_cfg(
         (cfg.get('env_cfg') or {}).get('malloc_cfg'))
-    size = args.image_size or cfg.get('crop_size', DEFAULT_CROP)
+    size = args.image_size or crop_size_of(cfg)
     if args.stand_in_dir:
         model, stand_in = build_model(cfg, args.stand_in_dir)
     else:

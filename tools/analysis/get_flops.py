@@ -24,10 +24,10 @@ from pointhmr_mm.apis.inference import crop_size_of
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.setup_env import register_all_modules
 from pointhmr_mm.testing.benchmark import (count_parameters, forward_flops,
-                                         make_stand_in_body_model,
-                                         missing_body_model_files,
-                                         point_model_at_stand_in,
-                                         stand_in_sizes)
+                                           make_stand_in_body_model,
+                                           missing_body_model_files,
+                                           point_model_at_stand_in,
+                                           stand_in_sizes)
 
 PARTS = ('backbone', 'neck', 'head')
 
@@ -68,7 +68,7 @@ def check_size(model: torch.nn.Module, cfg: Config, size: int) -> None:
             f'error: size {size} gives {(size // stride)**2} grid tokens, '
             f'but the head of {cfg.filename} has {grid} (its crop is '
             f'{crop_size_of(cfg)} px); use {crop_size_of(cfg)} or change '
-            'model.head.num_grid_tokens')
+            'model.mesh_targets.crop_size')
 
 
 def measure(model: torch.nn.Module, cfg: Config, size: int = None) -> dict:

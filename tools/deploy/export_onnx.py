@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from pointhmr_mm.apis import init_model
-from pointhmr_mm.apis.inference import _crop_size
+from pointhmr_mm.apis.inference import crop_size_of
 
 
 class ExportWrapper(nn.Module):
@@ -36,7 +36,7 @@ class ExportWrapper(nn.Module):
 
 def export(config, checkpoint, out, opset=17, batch=2):
     model = init_model(config, checkpoint)
-    size = _crop_size(model.cfg)
+    size = crop_size_of(model)
     wrapper = ExportWrapper(model).eval()
     dummy = torch.rand(batch, 3, size, size) * 255
     Path(out).parent.mkdir(parents=True, exist_ok=True)

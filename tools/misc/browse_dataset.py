@@ -5,8 +5,9 @@ crop with its 2D keypoints and its GT mesh drawn over it.
         [--output-dir DIR] [--show-interval 2] [--not-show]
         [--max-samples N] [--cfg-options k=v ...]
 
-Per sample: ``[crop + GT 2D keypoints | crop + GT mesh | side view]``. The
-GT mesh is what the losses compare with: the estimator's ``gt_meshes``
+Per sample: ``[crop + GT 2D keypoints | crop + GT mesh | side view]``,
+drawn by ``MeshVisualizer``. The
+GT mesh is what the losses compare with: ``MeshTargets.gt_meshes``
 (pelvis-centred SMPL of the sample's pose and shape). A weak-perspective
 camera fitted to the sample's 2D keypoints puts it over the crop. Samples
 without an SMPL label show their keypoints only. Pictures go to
@@ -14,29 +15,25 @@ without an SMPL label show their keypoints only. Pictures go to
 there is a display).
 """
 import argparse
-import os
 import os.path as osp
-import sys
 from typing import Optional
 
 import cv2
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.structures import BaseDataElement
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
 from pointhmr_mm.engine.entry_points import ConfigError, merge_cfg_options
 from pointhmr_mm.registry import DATASETS, MODELS
 from pointhmr_mm.setup_env import register_all_modules
 from pointhmr_mm.synthetic.quickstart import prepare_config_assets
-from pointhmr_mm.visualization import MeshRenderer, weak_perspective_to_screen
-from pointhmr_mm.visualization.mesh_visualizer import (GT_COLOR,
-                                                       draw_keypoints_2d,
-                                                       draw_side_view)
+from pointhmr_mm.visualization import (MeshVisualizer, draw_keypoints_2d,
+                                       has_display, show_image)
 
 MIN_PANEL = 256  # small crops are enlarged to this side for viewing
 MIN_FIT_JOINTS = 2  # a scale and a 2D shift need two labelled joints
-MESH_ALPHA = 0.7
 
 
 def fit_weak_perspective(joints_3d: np.ndarray, keypoints_2d: np.ndarray
@@ -73,52 +70,38 @@ def fit_weak_perspective(joints_3d: np.ndarray, keypoints_2d: np.ndarray
     return np.array([scale, u_x / scale, u_y / scale])
 
 
-def draw_sample(model, item: dict, panel: int) -> np.ndarray:
-    """The three panels of one pipeline output (BGR uint8)."""
+def draw_sample(model, visualizer: MeshVisualizer, item: dict,
+                panel: int) -> np.ndarray:
+    """``[crop + GT keypoints | crop + GT mesh + GT keypoints | side
+    view]`` of one pipeline output (BGR uint8), drawn by the project's
+    ``MeshVisualizer``."""
     sample = item['data_samples']
     crop = item['inputs'].numpy().transpose(1, 2, 0)  # (3,S,S) -> (S,S,3)
+    # MeshPixelNoise leaves float pixels in [0, 255]; drawing needs uint8
+    crop = np.clip(crop, 0, 255).astype(np.uint8)
     crop = cv2.resize(np.ascontiguousarray(crop), (panel, panel),
                       interpolation=cv2.INTER_LINEAR)
     keypoints = sample.gt_keypoints_2d.numpy()
-    with_points = draw_keypoints_2d(crop, keypoints)
-    faces = model.body_model.faces.cpu().numpy()
-    meshes, with_mesh = [], with_points
+    shown = BaseDataElement(gt_keypoints_2d=keypoints)
     if float(sample.has_smpl) > 0:
         gender = sample.metainfo.get('gender', 'neutral')
-        if gender not in model.genders:
+        if gender not in model.mesh_targets.genders:
             gender = 'neutral'
         with torch.no_grad():
-            levels, _ = model.gt_meshes(sample.gt_pose[None],
-                                        sample.gt_betas[None], [gender])
+            levels, _ = model.mesh_targets.gt_meshes(
+                sample.gt_pose[None], sample.gt_betas[None], [gender])
             verts = levels[-1]
-            joints = model.regress_j14(verts)[0].numpy()
-        verts = verts[0].numpy()
+            joints = model.mesh_targets.regress_j14(verts)[0].numpy()
+        shown.gt_vertices = verts[0].numpy()
         camera = fit_weak_perspective(joints, keypoints)
         if camera is not None:
-            screen = weak_perspective_to_screen(verts, camera, panel)
-            with_mesh = MeshRenderer(panel).render(
-                screen, faces, image=crop, color=GT_COLOR,
-                alpha=MESH_ALPHA)['image']
-            with_mesh = draw_keypoints_2d(with_mesh, keypoints)
-        meshes.append(verts)
-    side = draw_side_view(meshes, faces, panel, [GT_COLOR] * len(meshes))
-    return np.concatenate([with_points, with_mesh, side], axis=1)
-
-
-def show(image_bgr: np.ndarray, title: str, seconds: float) -> None:
-    import matplotlib.pyplot as plt
-    plt.figure(title)
-    plt.clf()
-    plt.imshow(image_bgr[..., ::-1])
-    plt.axis('off')
-    plt.pause(seconds)
-
-
-def has_display() -> bool:
-    if sys.platform in ('win32', 'darwin'):
-        return True
-    return bool(os.environ.get('DISPLAY') or
-                os.environ.get('WAYLAND_DISPLAY'))
+            shown.gt_camera = camera
+    # the visualizer takes RGB (mmengine's convention) and returns RGB;
+    # it has no vis backend here, so it only draws
+    drawn = visualizer.add_datasample('sample', crop[..., ::-1], shown,
+                                      draw_gt=True, draw_pred=False)
+    return np.concatenate([draw_keypoints_2d(crop, keypoints),
+                           drawn[..., ::-1]], axis=1)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -161,18 +144,21 @@ def main(argv=None) -> None:
         len(dataset), args.max_samples)
     if args.output_dir:
         mkdir_or_exist(args.output_dir)
+    visualizer = MeshVisualizer(
+        name='browse_dataset', faces=model.body_model.faces.cpu().numpy())
     progress = ProgressBar(total)
     for index in range(total):
         item = dataset[index]
         panel = max(MIN_PANEL, item['inputs'].shape[-1])
-        picture = draw_sample(model, item, panel)
+        picture = draw_sample(model, visualizer, item, panel)
         name = osp.splitext(osp.basename(
             item['data_samples'].metainfo.get('img_path', 'sample')))[0]
         if args.output_dir:
             cv2.imwrite(osp.join(args.output_dir, f'{index:05d}_{name}.jpg'),
                         picture)
         if args.show:
-            show(picture, f'{args.phase} {index}: {name}', args.show_interval)
+            show_image(picture, f'{args.phase} {index}: {name}',
+                       args.show_interval)
         progress.update()
 
 

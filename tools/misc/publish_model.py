@@ -17,7 +17,8 @@ import os.path as osp
 import torch
 
 from pointhmr_mm.apis.inference import load_checkpoint_file
-from pointhmr_mm.engine.runner import RNG_META_KEY, write_atomically
+from pointhmr_mm.engine.runner import RNG_META_KEY
+from pointhmr_mm.utils.atomic_io import write_atomically
 
 RESUME_ONLY_KEYS = ('optimizer', 'param_schedulers', 'message_hub')
 HASH_DIGITS = 8

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         import skimage.data
         photo = tmp / 'astronaut.jpg'
         cv2.imwrite(str(photo), skimage.data.astronaut()[..., ::-1])
-        inferencer(str(photo), vis_out_dir=str(tmp))
+        list(inferencer(str(photo), vis_out_dir=str(tmp)))
         cv2.imwrite(str(out_dir / 'demo_astronaut.jpg'),
                     row(panels(photo, tmp), args.height))
 
@@ -78,8 +78,8 @@ def main(argv=None) -> int:
         xyxy = {image.name: [[x, y, x + w, y + h]]
                 for image, (x, y, w, h) in zip(
                     images, boxes[args.indices, :4].tolist())}
-        inferencer([str(image) for image in images], bboxes=xyxy,
-                   vis_out_dir=str(tmp))
+        list(inferencer([str(image) for image in images], bboxes=xyxy,
+                        vis_out_dir=str(tmp)))
         height = args.height * 3 // 4
         cv2.imwrite(str(out_dir / 'demo_synthetic.jpg'), np.concatenate(
             [row(panels(image, tmp), height) for image in images], axis=1))

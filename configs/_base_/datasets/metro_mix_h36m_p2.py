@@ -1,5 +1,5 @@
 # METRO's mixed training set (Human3.6M, COCO, MuCo-3DHP, UP-3D, MPII) in
-# its TSV layout, validated on Human3.6M protocol 2. See README "Data".
+# its TSV layout, validated on Human3.6M protocol 2. See docs/data_preparation.md.
 data_root = 'data/datasets'
 crop_size = 224
 

@@ -2,12 +2,12 @@
 shares."""
 from typing import Optional, Sequence
 
-import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from pointhmr_mm.registry import TRANSFORMS
+from pointhmr_mm.utils.image_io import decode_image
 
 NUM_CHANNELS = 3
 
@@ -96,19 +96,9 @@ class LoadMeshImage(BaseTransform):
         img = results.get('img')
         if img is None:
             data = self._read_bytes(results)
-            # mmcv returns None for undecodable bytes; OpenCV may also
-            # raise on some truncated buffers
-            try:
-                img = mmcv.imfrombytes(data, flag='color',
-                                       channel_order='bgr')
-            except Exception as error:  # noqa: BLE001 (re-raised, named)
-                raise ValueError(f'LoadMeshImage: cannot decode the image '
-                                 f'of {describe_sample(results)}: '
-                                 f'{error}') from error
-            if img is None:
-                raise ValueError(f'LoadMeshImage: cannot decode the image '
-                                 f'of {describe_sample(results)} (corrupt '
-                                 'or not an image)')
+            # the project's one decoder: it also refuses truncated files
+            img = decode_image(data, f'LoadMeshImage: the image of '
+                               f'{describe_sample(results)}')
         check_image(img, 'LoadMeshImage', results)
         results['img'] = img
         results['ori_shape'] = img.shape[:2]

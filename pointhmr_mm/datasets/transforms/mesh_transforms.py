@@ -25,14 +25,13 @@ from mmcv.transforms import BaseTransform
 from pointhmr_mm.registry import TRANSFORMS
 from pointhmr_mm.utils.geometry import (axis_angle_to_matrix,
                                         matrix_to_axis_angle)
+from pointhmr_mm.utils.constants import NUM_POSE, NUM_SMPL_JOINTS
 from pointhmr_mm.utils.keypoints import (LSP14_FLIP_PERM, LSP14_NAMES,
                                          SMPL24_FLIP_PERM)
 
 from .loading import check_image, describe_sample, get_array
 
 NUM_JOINTS = len(LSP14_NAMES)
-NUM_SMPL_JOINTS = len(SMPL24_FLIP_PERM)
-NUM_POSE = 3 * NUM_SMPL_JOINTS
 NUM_CHANNELS = 3
 # Mirroring x negates the axis-angle's y and z components (M r for the
 # pseudo-vector r, up to the determinant -1 of M = diag(-1, 1, 1)).
@@ -293,7 +292,14 @@ class MeshRandomFlip(BaseTransform):
 @TRANSFORMS.register_module()
 class MeshPixelNoise(BaseTransform):
     """Multiply each channel by ``results['noise_factors']`` (3,), drawn by
-    :class:`MeshRandomAugParams`, and clip to [0, 255] (uint8 out)."""
+    :class:`MeshRandomAugParams`, and clip to [0, 255].
+
+    The result stays float32 (H, W, 3) in [0, 255], as in the released
+    ``rgb_processing`` (``np.minimum(255, np.maximum(0, rgb * pn))`` on
+    floats, divided by 255 later): rounding down to uint8 would shift the
+    mean by -0.5 grey levels. ``PackMeshInputs`` packs float32 crops as
+    they are and the data preprocessor normalises them like uint8 ones.
+    """
 
     def transform(self, results: dict) -> dict:
         if 'noise_factors' not in results:
@@ -307,5 +313,5 @@ class MeshPixelNoise(BaseTransform):
                              f'{factors} ({describe_sample(results)})')
         check_image(results['img'], 'MeshPixelNoise', results)
         img = results['img'].astype(np.float32) * factors
-        results['img'] = np.clip(img, 0., PIXEL_MAX).astype(np.uint8)
+        results['img'] = np.clip(img, 0., PIXEL_MAX)
         return results

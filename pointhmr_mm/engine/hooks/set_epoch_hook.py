@@ -19,14 +19,19 @@ class DatasetSetEpochHook(Hook):
 
     Dataloader workers hold their own copy of the dataset. Workers made
     anew each epoch copy the updated one; persistent workers never would,
-    so this hook refuses ``persistent_workers=True`` with workers rather
-    than let every epoch silently reuse epoch 0's subset.
+    unless the indices carry the epoch to them: ``PointHMRRunner`` wraps a
+    training set with a ``DefaultSampler`` in ``SeededSampleDataset``
+    (``follows_sampler_epoch``), which does. Otherwise this hook refuses
+    ``persistent_workers=True`` with workers rather than let every epoch
+    silently reuse epoch 0's subset.
     """
     priority = 'NORMAL'
 
     def before_train(self, runner) -> None:
         loader = runner.train_dataloader
         dataset = _unwrap(loader.dataset)
+        if getattr(loader.dataset, 'follows_sampler_epoch', False):
+            return  # the workers' copies follow the sampler's epoch
         if (hasattr(dataset, 'set_epoch') and loader.num_workers > 0
                 and loader.persistent_workers):
             raise ValueError(

@@ -2,6 +2,8 @@
 
 Shape shorthand: B batch, N mesh vertices (6890 for SMPL), J joints.
 """
+import contextlib
+import io
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -132,11 +134,14 @@ class SMPL(nn.Module):
             raise ValueError(f'{self.model_file.name} has {available} shape '
                              f'components, fewer than num_betas={num_betas}')
         self.num_betas = num_betas
-        self.smpl = smplx.SMPL(
-            model_path='', data_struct=Struct(**data), gender=gender,
-            num_betas=num_betas, create_betas=False,
-            create_global_orient=False, create_body_pose=False,
-            create_transl=False)
+        # smplx prints "with only 10 shape coefficients" for every file with
+        # fewer than 300; the count was checked above
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.smpl = smplx.SMPL(
+                model_path='', data_struct=Struct(**data), gender=gender,
+                num_betas=num_betas, create_betas=False,
+                create_global_orient=False, create_body_pose=False,
+                create_transl=False)
         self.smpl.vertex_joint_selector = _KeepJoints()
         # The kinematic tree stays on the CPU, out of .to(device): smplx's
         # skinning indexes a Python list with each parent, which on a CUDA

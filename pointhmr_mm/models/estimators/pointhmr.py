@@ -3,8 +3,7 @@
 Shape shorthand: B batch, J joints (14), V coarse vertices, N full-mesh
 vertices.
 """
-import copy
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmcv.cnn import fuse_conv_bn
@@ -13,31 +12,11 @@ from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 from torch.utils.checkpoint import set_checkpoint_early_stop
 
-from pointhmr_mm.models.body_models.smpl import find_body_model_file
 from pointhmr_mm.models.utils.checkpointing import guard_batch_norm_recompute
-from pointhmr_mm.models.utils.precision import full_precision, to_float
 from pointhmr_mm.registry import MODELS, TASK_UTILS
 from pointhmr_mm.utils.cpu import resolve_channels_last
-from pointhmr_mm.utils.keypoints import H36M_TO_J14, PELVIS_H36M
 
-GENDERS = ('neutral', 'male', 'female')
 SampleList = List[BaseDataElement]
-
-
-def _freeze_as_constants(module: nn.Module) -> None:
-    """Freeze a body model and keep its buffers out of checkpoints.
-
-    SMPL's licence forbids redistributing its data, and checkpoints get
-    shared, so the body model is rebuilt from the user's files instead of
-    being saved.
-    """
-    module.requires_grad_(False)
-    for sub in module.modules():
-        sub._non_persistent_buffers_set.update(sub._buffers.keys())
-        for name in list(sub._parameters):
-            param = sub._parameters.pop(name)
-            if param is not None:
-                sub.register_buffer(name, param.detach(), persistent=False)
 
 
 @MODELS.register_module()
@@ -47,15 +26,15 @@ class PointHMR(BaseModel):
     Args:
         backbone: Multi-scale backbone config, e.g.
             ``dict(type='mmpretrain.HRNet', arch='w32')``.
-        neck: :class:`PointGuidedSamplingNeck` config.
-        head: :class:`MaskedMeshTransformerHead` config.
-        body_model: ``SMPL`` config (neutral); it must carry the joint
-            regressor named by ``mesh_regressor``.
-        mesh_regressor: Name of the body model's 17-joint H36M regressor.
-        gendered_eval: Use male and female body models too for GT meshes
-            of samples whose metainfo gives a gender (built when first
-            needed; their files must exist from the start).
-        data_preprocessor: Normalises images (BGR -> RGB, ImageNet stats).
+        neck: :class:`PointGuidedSamplingNeck` config; its ``num_vertices``
+            comes from ``mesh_targets``.
+        head: :class:`MaskedMeshTransformerHead` config; it is given the
+            built ``mesh_targets``.
+        mesh_targets: :class:`MeshTargets` config (TASK_UTILS): crop size,
+            body models, mesh hierarchy and heatmap geometry, declared once.
+        data_preprocessor: Normalises images (BGR -> RGB, ImageNet stats);
+            built from this package's registry, so ``MeshDataPreprocessor``
+            needs no scope.
         channels_last: Run the backbone and neck in channels-last (NHWC)
             memory format: True, False or ``'auto'`` (on with CUDA or an
             AMX CPU, where it is faster; see
@@ -79,43 +58,31 @@ class PointHMR(BaseModel):
                  backbone: dict,
                  neck: dict,
                  head: dict,
-                 body_model: dict,
-                 mesh_regressor: str = 'h36m',
-                 gendered_eval: bool = False,
+                 mesh_targets: dict,
                  channels_last: Union[bool, str] = False,
                  compile_modules: Union[bool, dict] = False,
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
+        self.mesh_targets = TASK_UTILS.build(mesh_targets)
+        num_vertices = self.mesh_targets.num_vertices
+        neck = dict(neck)
+        if neck.setdefault('num_vertices', num_vertices) != num_vertices:
+            raise ValueError(
+                f'neck.num_vertices={neck["num_vertices"]} differs from the '
+                f'mesh sampler\'s coarse level ({num_vertices} vertices); '
+                'leave it out: it comes from mesh_targets')
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
-        self.head = MODELS.build(head)
-        if self.neck.num_vertices != self.head.num_vertices:
-            raise ValueError(
-                f'neck.num_vertices={self.neck.num_vertices} differs from '
-                f'the mesh sampler\'s coarse level '
-                f'({self.head.num_vertices} vertices)')
-        self.mesh_regressor = mesh_regressor
+        self.head = MODELS.build(dict(head, mesh_targets=self.mesh_targets))
         self.train_cfg = train_cfg or {}
         self.test_cfg = test_cfg or {}
-        self.genders = GENDERS if gendered_eval else GENDERS[:1]
-        self._body_model_cfg = copy.deepcopy(body_model)
-        self.body_models = nn.ModuleDict()
-        self._build_body_model('neutral')
-        if 'model_path' in body_model:
-            # The male and female models are built when evaluation first
-            # needs them (training uses the neutral one; they cost about
-            # 30 MB of memory at SMPL's size), but their files are looked
-            # up now, so that a missing one fails before training starts.
-            for gender in self.genders[1:]:
-                find_body_model_file(body_model['model_path'], gender)
         self._batch_norms_guarded = False  # see loss()
-        # a device tensor, not a list (copied to the device at every call)
-        self.register_buffer('j14_index', torch.as_tensor(H36M_TO_J14),
-                             persistent=False)
         self.channels_last = resolve_channels_last(channels_last)
         if self.channels_last:
             # 4D weights become NHWC; later loads copy into them in place
@@ -131,37 +98,10 @@ class PointHMR(BaseModel):
             for part in (self.backbone, self.neck, self.head):
                 part.compile(**options)
 
-    def _build_body_model(self, gender: str) -> nn.Module:
-        cfg = copy.deepcopy(self._body_model_cfg)
-        cfg['gender'] = gender
-        module = MODELS.build(cfg)
-        _freeze_as_constants(module)
-        neutral = next(self.body_model.buffers(), None) \
-            if self.body_models else None
-        if neutral is not None:  # follow the neutral model's device
-            module.to(neutral.device)
-        self.body_models[gender] = module
-        return module
-
-    def get_body_model(self, gender: str) -> nn.Module:
-        """The body model of ``gender`` (one of :attr:`genders`), built on
-        first use."""
-        if gender not in self.genders:
-            raise KeyError(f'no body model for gender "{gender}"; set '
-                           'gendered_eval=True to build male and female '
-                           'models')
-        if gender not in self.body_models:
-            return self._build_body_model(gender)
-        return self.body_models[gender]
-
     @property
     def body_model(self) -> nn.Module:
         """The neutral body model (its ``faces`` are the full mesh's)."""
-        return self.body_models['neutral']
-
-    @property
-    def mesh_sampler(self) -> nn.Module:
-        return self.head.mesh_sampler
+        return self.mesh_targets.body_model
 
     # ------------------------------------------------------------------ #
     # network
@@ -173,24 +113,7 @@ class PointHMR(BaseModel):
         return self.neck(self.backbone(inputs))
 
     def _run(self, inputs: Tensor) -> Dict[str, object]:
-        tokens = self.extract_feat(inputs)
-        outputs = self.head(tokens)
-        outputs['heatmap_logits'] = tokens['heatmap_logits']
-        outputs['heatmap_probs'] = tokens.get('heatmap_probs')
-        outputs['pred_mesh_joints_3d'] = self.regress_j14(
-            outputs['pred_vertices'][-1])
-        return outputs
-
-    def regress_h36m(self, vertices: Tensor) -> Tensor:
-        """(B, N, 3) -> (B, 17, 3) H36M joints from a full mesh (fp32,
-        also under autocast)."""
-        with full_precision(vertices):
-            return self.body_model.regress(vertices.float(),
-                                           self.mesh_regressor)
-
-    def regress_j14(self, vertices: Tensor) -> Tensor:
-        """(B, N, 3) -> (B, 14, 3) LSP-14 joints from a full mesh."""
-        return self.regress_h36m(vertices)[:, self.j14_index]
+        return self.head(self.extract_feat(inputs))
 
     def forward(self,
                 inputs: Tensor,
@@ -206,58 +129,6 @@ class PointHMR(BaseModel):
                     outputs['pred_vertices'][-1])
         raise RuntimeError(f'Invalid mode "{mode}"; use loss, predict or '
                            'tensor')
-
-    # ------------------------------------------------------------------ #
-    # ground truth
-    # ------------------------------------------------------------------ #
-    def gt_meshes(self, pose: Tensor, betas: Tensor,
-                  genders: Optional[Sequence[str]] = None
-                  ) -> Tuple[List[Tensor], Tensor]:
-        """GT meshes at every level, centred on the GT pelvis.
-
-        Args:
-            pose: (B, 72) axis-angle.
-            betas: (B, 10).
-            genders: Per-sample gender; None for the neutral model.
-
-        Returns:
-            tuple: list of (B, n_l, 3) from coarse to full mesh, and the
-            (B, 17, 3) H36M joints of the centred full mesh.
-        """
-        if torch.is_autocast_enabled(pose.device.type):
-            # The body model runs in fp32 (its skinning matmuls in bf16
-            # would move GT vertices by millimetres).
-            with full_precision(pose):
-                return self.gt_meshes(pose.float(), betas.float(), genders)
-        genders = genders or ['neutral'] * pose.shape[0]
-        models = {g: self.get_body_model(g) for g in set(genders)}
-        if len(models) == 1:
-            # one body model for the batch (always so in training): no
-            # index tensors to copy to the device, no scatter
-            vertices = models[genders[0]](
-                betas=betas, body_pose=pose[:, 3:],
-                global_orient=pose[:, :3])['vertices']
-        else:
-            vertices = pose.new_zeros(pose.shape[0],
-                                      self.body_model.num_vertices, 3)
-            for gender, model in models.items():
-                idx = [i for i, g in enumerate(genders) if g == gender]
-                out = model(betas=betas[idx], body_pose=pose[idx, 3:],
-                            global_orient=pose[idx, :3])
-                vertices[idx] = out['vertices']
-        pelvis = self.body_models['neutral'].regress(
-            vertices, self.mesh_regressor)[:, PELVIS_H36M]
-        vertices = vertices - pelvis[:, None]
-        num_levels = len(self.mesh_sampler.num_vertices)
-        levels = [
-            self.mesh_sampler.downsample(vertices, 0, level)
-            for level in range(num_levels - 1, 0, -1)
-        ] + [vertices]
-        return levels, self.regress_h36m(vertices)
-
-    @staticmethod
-    def _stack(data_samples: SampleList, key: str) -> Tensor:
-        return torch.stack([getattr(s, key) for s in data_samples])
 
     # ------------------------------------------------------------------ #
     # modes
@@ -276,22 +147,8 @@ class PointHMR(BaseModel):
             self._batch_norms_guarded = True
         with set_checkpoint_early_stop(False):
             outputs = self._run(inputs)
-        gt_vertices, _ = self.gt_meshes(self._stack(data_samples, 'gt_pose'),
-                                        self._stack(data_samples, 'gt_betas'))
-        targets = dict(
-            gt_vertices=gt_vertices,
-            has_smpl=self._stack(data_samples, 'has_smpl'),
-            gt_keypoints_3d=self._stack(data_samples, 'gt_keypoints_3d'),
-            gt_keypoints_2d=self._stack(data_samples, 'gt_keypoints_2d'))
-        # Loss reductions in fp32 under autocast. The heatmap logits stay
-        # as they are: the losses read their fp32 softmax (heatmap_probs),
-        # and an fp32 copy of the (B, V, H, W) map and its cast back in
-        # backward cost two passes over it for nothing.
-        logits = outputs.pop('heatmap_logits')
-        outputs = to_float(outputs)
-        outputs['heatmap_logits'] = logits
-        with full_precision(inputs):
-            return self.head.loss(outputs, to_float(targets))
+        return self.head.loss(outputs,
+                              self.mesh_targets.loss_targets(data_samples))
 
     def fuse_conv_bn(self) -> 'PointHMR':
         """Fold every batch norm of the backbone and the neck into the
@@ -300,7 +157,7 @@ class PointHMR(BaseModel):
         Each fused conv computes ``conv(x) * s + t`` with the batch norm's
         running statistics folded into its weight and bias, so outputs
         equal the unfused model's to float rounding. W32 at batch 1 in bf16
-        on the AMX Xeon: about 10% faster (README, "Speed and memory").
+        on the AMX Xeon: about 10% faster (docs/benchmarks.md).
         The batch norms become ``nn.Identity`` and the state dict changes
         (conv biases, no BN buffers), so fuse a copy you will not train or
         save. Channels-last weights are laid out NHWC again afterwards.
@@ -335,7 +192,7 @@ class PointHMR(BaseModel):
             pred_vertices=fine,
             pred_vertices_coarse=outputs['pred_vertices'][0],
             pred_keypoints_3d=outputs['pred_joints_3d'],
-            pred_keypoints_3d_h36m=self.regress_h36m(fine),
+            pred_keypoints_3d_h36m=self.mesh_targets.regress_h36m(fine),
             pred_camera=outputs['pred_camera'])
         if (self.test_cfg.get('output_heatmaps')
                 and outputs['heatmap_logits'] is not None):
@@ -343,7 +200,7 @@ class PointHMR(BaseModel):
             pred['pred_heatmaps'] = outputs['heatmap_probs'].view_as(logits)
         if self.test_cfg.get('fit_smpl'):
             pred.update(self.fit_smpl(fine))
-        self._add_gt_meshes(data_samples, pred)
+        self.mesh_targets.add_gt_meshes(data_samples)
         for i, sample in enumerate(data_samples):
             sample.set_data({k: v[i].detach() for k, v in pred.items()})
         return data_samples
@@ -375,25 +232,3 @@ class PointHMR(BaseModel):
         out = fitter(vertices.detach())
         return {f'pred_smpl_{k}': out[k] for k in
                 ('global_orient', 'body_pose', 'betas', 'transl', 'mpve_fit')}
-
-    def _add_gt_meshes(self, data_samples: SampleList, pred: Dict) -> None:
-        """Put gendered GT meshes of labelled samples into ``pred``."""
-        with_flag = [i for i, s in enumerate(data_samples) if 'has_smpl' in s]
-        if not with_flag:
-            return
-        # one read of the flags, not one device synchronisation a sample
-        flags = torch.stack([torch.as_tensor(data_samples[i].has_smpl)
-                             for i in with_flag]).flatten() > 0
-        labelled = [i for i, f in zip(with_flag, flags.tolist()) if f]
-        if not labelled:
-            return
-        samples = [data_samples[i] for i in labelled]
-        genders = [s.metainfo.get('gender', 'neutral') for s in samples]
-        genders = [g if g in self.genders else 'neutral' for g in genders]
-        levels, joints = self.gt_meshes(self._stack(samples, 'gt_pose'),
-                                        self._stack(samples, 'gt_betas'),
-                                        genders)
-        for pos, i in enumerate(labelled):
-            data_samples[i].set_data(
-                dict(gt_vertices=levels[-1][pos].detach(),
-                     gt_keypoints_3d_h36m=joints[pos].detach()))

@@ -1,22 +1,21 @@
 """PointHMR's masked transformer head.
 
 Shape shorthand: B batch, J joints (14), V coarse vertices (431 for SMPL),
-G grid tokens (49), L = 1 + G + J + V tokens, C token channels.
+G grid tokens (49), L = 1 + G + J + V tokens, C token channels, H x W the
+vertex heatmaps.
 Token order: [camera | grid | joints | vertices].
 """
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from pointhmr_mm.models.layers import MaskedEncoderBlock
-from pointhmr_mm.models.utils.precision import full_precision
+from pointhmr_mm.models.task_modules import MeshTargets
+from pointhmr_mm.models.utils.precision import full_precision, to_float
 from pointhmr_mm.registry import MODELS, TASK_UTILS
 from pointhmr_mm.utils.geometry import weak_perspective_projection
-
-# Released PointHMR: x2 nearest upsampling of the 56 px logits for the loss.
-HEATMAP_LOSS_UPSCALE = 2
 
 
 @MODELS.register_module()
@@ -29,12 +28,13 @@ class MaskedMeshTransformerHead(BaseModule):
     Camera, grid and joint tokens see every token and every vertex sees them.
 
     Args:
-        mesh_sampler: A ``MeshSampler`` or its config (TASK_UTILS).
+        mesh_targets: The model's :class:`MeshTargets` (or its config): the
+            mesh hierarchy, V, G (the crop's 1/32 map), the heatmap size and
+            the losses' upscale come from it.
         num_joints: Learned joint tokens J.
         in_channels: Channels of the incoming tokens.
         position_dims: Width of the learned token-position embedding that is
             concatenated to every token.
-        num_grid_tokens: G.
         embed_dims: Token width per block; where it changes between blocks a
             linear projection is inserted. The first must equal
             ``in_channels + position_dims``.
@@ -47,16 +47,16 @@ class MaskedMeshTransformerHead(BaseModule):
         with_cp: Activation checkpointing of every encoder layer (less
             memory, one more forward of each layer in backward).
         loss_vertex, loss_joint_3d, loss_joint_2d, loss_heatmap, loss_dice:
-            Loss configs (MODELS); ``loss_heatmap``/``loss_dice`` may be None.
+            Loss configs (MODELS); ``loss_heatmap``/``loss_dice`` may be None
+            and get ``upscale`` from ``mesh_targets``.
         init_cfg: mmengine init config.
     """
 
     def __init__(self,
-                 mesh_sampler: Union[dict, nn.Module],
+                 mesh_targets: Union[dict, MeshTargets],
                  num_joints: int = 14,
                  in_channels: int = 512,
                  position_dims: int = 128,
-                 num_grid_tokens: int = 49,
                  embed_dims: Sequence[int] = (640, 640, 128, 128),
                  ffn_dims: Sequence[int] = (1024, 1024, 512, 512),
                  num_layers: Sequence[int] = (2, 2, 2, 2),
@@ -81,13 +81,13 @@ class MaskedMeshTransformerHead(BaseModule):
             raise ValueError(f'embed_dims[0]={embed_dims[0]} must equal '
                              f'in_channels + position_dims = '
                              f'{in_channels + position_dims}')
-        self.mesh_sampler = (TASK_UTILS.build(mesh_sampler)
-                             if isinstance(mesh_sampler, dict) else
-                             mesh_sampler)
+        self.mesh_targets = (TASK_UTILS.build(mesh_targets)
+                             if isinstance(mesh_targets, dict) else
+                             mesh_targets)
         self.num_joints = num_joints
-        self.num_grid_tokens = num_grid_tokens
-        self.num_vertices = self.mesh_sampler.num_vertices[-1]
-        self.num_tokens = (1 + num_grid_tokens + num_joints +
+        self.num_grid_tokens = self.mesh_targets.num_grid_tokens
+        self.num_vertices = self.mesh_targets.num_vertices
+        self.num_tokens = (1 + self.num_grid_tokens + num_joints +
                            self.num_vertices)
         self.mask_hops = tuple(mask_hops)
 
@@ -112,16 +112,26 @@ class MaskedMeshTransformerHead(BaseModule):
         self.loss_vertex = MODELS.build(loss_vertex)
         self.loss_joint_3d = MODELS.build(loss_joint_3d)
         self.loss_joint_2d = MODELS.build(loss_joint_2d)
-        self.loss_heatmap = MODELS.build(loss_heatmap) if loss_heatmap else None
-        self.loss_dice = MODELS.build(loss_dice) if loss_dice else None
-        upscales = {getattr(loss, 'upscale', HEATMAP_LOSS_UPSCALE)
-                    for loss in (self.loss_heatmap, self.loss_dice) if loss}
-        if len(upscales) > 1:
-            raise ValueError('loss_heatmap and loss_dice must share one '
-                             f'upscale, got {sorted(upscales)}')
-        # Resolution factor at which heatmap targets are placed.
-        self.heatmap_upscale = upscales.pop() if upscales else \
-            HEATMAP_LOSS_UPSCALE
+        self.loss_heatmap = self._heatmap_loss('loss_heatmap', loss_heatmap)
+        self.loss_dice = self._heatmap_loss('loss_dice', loss_dice)
+
+    @property
+    def mesh_sampler(self) -> nn.Module:
+        """The mesh targets' hierarchy (coarse tokens -> full mesh)."""
+        return self.mesh_targets.mesh_sampler
+
+    def _heatmap_loss(self, key: str,
+                      cfg: Optional[dict]) -> Optional[nn.Module]:
+        """Build a heatmap loss at the mesh targets' upscale."""
+        if not cfg:
+            return None
+        cfg = dict(cfg)
+        upscale = self.mesh_targets.heatmap_upscale
+        if cfg.setdefault('upscale', upscale) != upscale:
+            raise ValueError(f'{key}.upscale={cfg["upscale"]} differs from '
+                             f'mesh_targets.heatmap_upscale={upscale}; set '
+                             'it there only')
+        return MODELS.build(cfg)
 
     def _token_mask(self, hops: int) -> Tensor:
         """(L, L) bool, True where attention is allowed."""
@@ -136,13 +146,17 @@ class MaskedMeshTransformerHead(BaseModule):
 
         Args:
             tokens: The neck's output: ``camera_token`` (B, 1, C),
-                ``grid_tokens`` (B, G, C), ``vertex_tokens`` (B, V, C).
+                ``grid_tokens`` (B, G, C), ``vertex_tokens`` (B, V, C) and
+                optionally ``heatmap_logits`` (B, V, H, W) and their softmax
+                ``heatmap_probs`` (B, V, H*W), each possibly None.
 
         Returns:
             dict:
             - ``pred_camera`` (B, 3): weak-perspective (s, tx, ty);
             - ``pred_joints_3d`` (B, J, 3) from the joint tokens;
-            - ``pred_vertices`` list of (B, n_l, 3) from coarse to full mesh.
+            - ``pred_vertices`` list of (B, n_l, 3) from coarse to full mesh;
+            - ``heatmap_logits``, ``heatmap_probs``: the neck's, passed on
+              for the losses and for predictions (None without them).
         """
         vertex_tokens = tokens['vertex_tokens']
         batch = vertex_tokens.shape[0]
@@ -174,62 +188,39 @@ class MaskedMeshTransformerHead(BaseModule):
             return dict(
                 pred_camera=self.camera_regressor(x[:, 0]),
                 pred_joints_3d=xyz[:, :self.num_joints],
-                pred_vertices=self.mesh_sampler.upsample_all(coarse))
-
-    @staticmethod
-    def parent_pixels(index: Tensor, size: int, upscale: int) -> Tensor:
-        """Flat pixel index on the ``upscale`` times upsampled map ->
-        flat index of its parent pixel on the map itself (-1 stays -1).
-
-        Args:
-            index: (...) long on a square ``size`` x ``size`` map, or -1.
-            size: Side of the upsampled map (a multiple of ``upscale``).
-            upscale: Nearest upsampling factor.
-
-        Returns:
-            Tensor: (...) long on the (size / upscale)^2 map, or -1.
-        """
-        row, col = index // size, index % size
-        parent = (row // upscale) * (size // upscale) + col // upscale
-        return torch.where(index >= 0, parent, index)
-
-    @staticmethod
-    def heatmap_targets(gt_vertices_coarse: Tensor, pred_camera: Tensor,
-                        size: int) -> Tensor:
-        """Flat pixel index of each GT coarse vertex, projected with the
-        predicted camera (no gradient), or -1 when it falls outside.
-
-        Args:
-            gt_vertices_coarse: (B, V, 3) metres.
-            pred_camera: (B, 3) weak-perspective camera.
-            size: Side of the square heatmap (112 for the released model).
-
-        Returns:
-            Tensor: (B, V) long.
-        """
-        with torch.no_grad():
-            xy = weak_perspective_projection(gt_vertices_coarse, pred_camera)
-            pixel = torch.floor((xy + 1) / 2 * size).long()
-            inside = ((pixel >= 0) & (pixel < size)).all(dim=-1)
-            index = pixel[..., 1] * size + pixel[..., 0]
-            return torch.where(inside, index, torch.full_like(index, -1))
+                pred_vertices=self.mesh_sampler.upsample_all(coarse),
+                heatmap_logits=tokens.get('heatmap_logits'),
+                heatmap_probs=tokens.get('heatmap_probs'))
 
     def loss(self, outputs: Dict[str, object],
              targets: Dict[str, object]) -> Dict[str, Tensor]:
-        """All PointHMR losses.
+        """All PointHMR losses, reduced in fp32 (also under autocast).
 
         Args:
-            outputs: :meth:`forward`'s dict plus ``pred_mesh_joints_3d``
-                (B, J, 3) regressed from the full mesh, ``heatmap_logits``
-                (B, V, H, W) or None from the neck and, optionally, their
-                softmax ``heatmap_probs`` (B, V, H*W).
-            targets: ``gt_vertices`` list of (B, n_l, 3) coarse to full,
+            outputs: :meth:`forward`'s dict.
+            targets: :meth:`MeshTargets.loss_targets`'s dict:
+                ``gt_vertices`` list of (B, n_l, 3) coarse to full,
                 pelvis-centred; ``has_smpl`` (B,); ``gt_keypoints_3d``
                 (B, J, 4); ``gt_keypoints_2d`` (B, J, 3) in [-1, 1].
 
         Returns:
             dict of scalar losses, each already weighted.
         """
+        # The heatmap logits stay as they are: the losses read their fp32
+        # softmax (heatmap_probs), and an fp32 copy of the (B, V, H, W)
+        # map and its cast back in backward cost two passes for nothing.
+        logits = outputs['heatmap_logits']
+        outputs = to_float({k: v for k, v in outputs.items()
+                            if k != 'heatmap_logits'})
+        outputs['heatmap_logits'] = logits
+        # LSP-14 joints regressed from the full mesh (fp32)
+        outputs['pred_mesh_joints_3d'] = self.mesh_targets.regress_j14(
+            outputs['pred_vertices'][-1])
+        with full_precision(outputs['pred_camera']):
+            return self._losses(outputs, to_float(targets))
+
+    def _losses(self, outputs: Dict[str, object],
+                targets: Dict[str, object]) -> Dict[str, Tensor]:
         camera = outputs['pred_camera']
         has_smpl = targets['has_smpl']
         losses = dict(loss_vertices=self.loss_vertex(
@@ -256,14 +247,18 @@ class MaskedMeshTransformerHead(BaseModule):
         no upsampled map is built."""
         logits = outputs['heatmap_logits']
         probs = outputs.get('heatmap_probs')
+        size = self.mesh_targets.heatmap_size
+        if logits.shape[-2:] != (size, size):
+            raise ValueError(
+                f'the heatmaps are {tuple(logits.shape[-2:])} px, but '
+                f'mesh_targets (crop_size={self.mesh_targets.crop_size}, '
+                f'heatmap_stride={self.mesh_targets.heatmap_stride}) '
+                f'expects {size} x {size}')
         with full_precision(logits):
             if probs is None:
                 probs = logits.float().flatten(2).softmax(dim=-1)
-            size = logits.shape[-1] * self.heatmap_upscale
-            index = self.parent_pixels(
-                self.heatmap_targets(targets['gt_vertices'][0],
-                                     outputs['pred_camera'].float(), size),
-                size, self.heatmap_upscale)
+            index = self.mesh_targets.heatmap_targets(
+                targets['gt_vertices'][0], outputs['pred_camera'].float())
             # samples without a mesh label, like vertices off the map, are
             # left out by index -1 (no copy of the (B, V, P) map)
             labelled = targets['has_smpl'] > 0

@@ -1,5 +1,8 @@
 _base_ = ['../../../configs/_base_/default_runtime.py']
-custom_imports = dict(imports=['toy_modules'], allow_failed_imports=False)
+# tests/toolbox/toy_modules.py (pytest.ini and toolbox.subprocess_env put
+# tests/ on the import path)
+custom_imports = dict(imports=['toolbox.toy_modules'],
+                      allow_failed_imports=False)
 model = dict(type='ToyModel')
 train_dataloader = dict(
     batch_size=4, num_workers=0,

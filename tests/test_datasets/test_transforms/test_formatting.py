@@ -84,7 +84,7 @@ def test_plain_image_goes_through_load_crop_pack(tmp_path):
     (dict(keypoints_2d=np.zeros((17, 3))), 'keypoints_2d'),
     (dict(smpl_betas=np.zeros(16)), 'smpl_betas'),
     (dict(has_smpl=0.5), 'has_smpl'),
-    (dict(img=np.zeros((8, 6, 3), np.float32)), 'uint8'),
+    (dict(img=np.zeros((8, 6, 3), np.float64)), 'uint8'),
 ])
 def test_bad_samples_are_refused_naming_the_key(change, error):
     sample = full_sample()

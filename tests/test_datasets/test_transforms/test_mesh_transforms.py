@@ -210,7 +210,7 @@ def test_pixel_noise_scales_channels_and_clips():
     img = np.full((4, 4, 3), 100, np.uint8)
     sample = dict(img=img, noise_factors=np.array([0.5, 1., 3.]))
     out = MeshPixelNoise()(sample)
-    assert out['img'].dtype == np.uint8
+    assert out['img'].dtype == np.float32
     assert out['img'][0, 0].tolist() == [50, 100, 255]
     assert img[0, 0].tolist() == [100, 100, 100]  # input not overwritten
     with pytest.raises(KeyError, match='noise_factors'):
@@ -219,3 +219,39 @@ def test_pixel_noise_scales_channels_and_clips():
         MeshPixelNoise()(dict(img=img, noise_factors=[1., 1.]))
     with pytest.raises(ValueError, match='negative'):
         MeshPixelNoise()(dict(img=img, noise_factors=[1., -1., 1.]))
+
+
+def test_pixel_noise_keeps_floats_and_its_mean_is_unbiased():
+    """The released code multiplies float pixels and clips to [0, 255]
+    without rounding: the mean of the noisy crop is the mean of the exact
+    products (a uint8 cast would lower it by about 0.5 grey levels)."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 200, (64, 64, 3), dtype=np.uint8)
+    factors = np.array([0.63, 1.07, 1.21], np.float32)
+    out = MeshPixelNoise()(dict(img=img, noise_factors=factors))['img']
+    exact = np.minimum(255., img.astype(np.float64) * factors)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, exact, atol=1e-4)
+    bias = out.astype(np.float64).mean() - exact.mean()
+    assert abs(bias) < 1e-4
+    truncated = np.floor(exact).mean() - exact.mean()
+    assert truncated < -0.3  # what the uint8 cast used to cost
+
+
+def test_float_noisy_crop_packs_and_normalises_like_uint8():
+    from mmengine.model import ImgDataPreprocessor
+
+    from pointhmr_mm.datasets.transforms import PackMeshInputs
+    img = np.random.default_rng(1).integers(0, 255, (8, 8, 3), np.uint8)
+    ones = np.ones(3, np.float32)
+    noisy = MeshPixelNoise()(dict(img=img, noise_factors=ones))
+    packed = PackMeshInputs()(dict(noisy, sample_idx=0))
+    assert packed['inputs'].dtype == torch.float32
+    plain = PackMeshInputs()(dict(img=img, sample_idx=0))
+    prep = ImgDataPreprocessor(mean=[120.] * 3, std=[60.] * 3,
+                               bgr_to_rgb=True)
+    a = prep(dict(inputs=[packed['inputs']],
+                  data_samples=[packed['data_samples']]))['inputs']
+    b = prep(dict(inputs=[plain['inputs']],
+                  data_samples=[plain['data_samples']]))['inputs']
+    torch.testing.assert_close(a, b)

@@ -8,10 +8,8 @@ its topology takes about a minute and is cached in ``ANNY_CACHE_DIR``.
 Tolerances against Anny's own output (measured: see each test) are on the
 template adults of the three files, float32 smplx against float64 Anny.
 """
-import importlib.util
 import socket
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,19 +29,12 @@ from pointhmr_mm.models.body_models.anny.shape_space import shape_space
 from pointhmr_mm.models.utils import MeshSampler
 from pointhmr_mm.utils.keypoints import SMPL24_NAMES, SMPL24_PARENTS
 
-TOOL = Path(__file__).parents[3] / 'tools' / 'make_body_model.py'
+from toolbox import load_tool
+
 NUM_SAMPLES = 30  # phenotypes per gender; the tool's default is 200
 HANDS_FEET = (10, 11, 22, 23)
 L_ELBOW = 18
 MM = 1000.
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('make_body_model_tool',
-                                                  TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
 
 
 # ---------------------------------------------------------------- helpers
@@ -220,7 +211,8 @@ def test_bad_sizes_are_refused_before_anny_runs(monkeypatch):
 def test_tool_refuses_existing_files_before_any_work(tmp_path, capsys):
     paths = anny_body_paths(tmp_path)
     paths['h36m'].write_bytes(b'keep')
-    assert _load_tool().main(['--from', 'anny', str(tmp_path)]) == 1
+    assert load_tool('make_body_model').main(
+        ['--from', 'anny', str(tmp_path)]) == 1
     assert paths['h36m'].read_bytes() == b'keep'
     with pytest.raises(ValueError, match='file_format must be one of'):
         anny_body_paths(tmp_path, 'obj')
@@ -230,7 +222,8 @@ def test_tool_explains_missing_anny(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, 'anny', None)  # import anny fails
     with pytest.raises(ImportError, match=r"pip install -e '\.\[anny\]'"):
         source.require_anny()
-    assert _load_tool().main(['--from', 'anny', str(tmp_path / 'b')]) == 1
+    assert load_tool('make_body_model').main(
+        ['--from', 'anny', str(tmp_path / 'b')]) == 1
     assert not (tmp_path / 'b').exists()
 
 
@@ -263,8 +256,9 @@ def anny_body(anny_model, tmp_path_factory):
         patch.setattr(socket.socket, 'connect', refuse)
         patch.setattr(socket.socket, 'connect_ex', refuse)
         patch.setattr(socket, 'getaddrinfo', refuse)
-        assert _load_tool().main(['--from', 'anny', str(out), '--seed', '0',
-                                  '--samples', str(NUM_SAMPLES)]) == 0
+        assert load_tool('make_body_model').main(
+            ['--from', 'anny', str(out), '--seed', '0', '--samples',
+             str(NUM_SAMPLES)]) == 0
     return out, attempts
 
 

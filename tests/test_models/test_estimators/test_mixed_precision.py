@@ -9,10 +9,11 @@ import torch
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 
-from model_helpers import make_batch, tiny_model_cfg
 from pointhmr_mm.models.utils import MeshSampler
 from pointhmr_mm.registry import MODELS
 from pointhmr_mm.setup_env import register_all_modules
+
+from toolbox.tiny_model import make_batch, tiny_model_cfg
 
 AMP = dict(type='PortableAmpOptimWrapper', dtype='bfloat16',
            optimizer=dict(type='Adam', lr=1e-3))
@@ -115,8 +116,10 @@ def test_bf16_train_step_keeps_fp32_regions(model_cfg):
     data = model.data_preprocessor(make_batch(), training=True)
     with wrapper.optim_context(model):
         outputs = model._run(data['inputs'])
+        mesh_joints = model.mesh_targets.regress_j14(
+            outputs['pred_vertices'][-1])
         losses = model.loss(data['inputs'], data['data_samples'])
-        gt, _ = model.gt_meshes(
+        gt, _ = model.mesh_targets.gt_meshes(
             torch.stack([s.gt_pose for s in data['data_samples']]),
             torch.stack([s.gt_betas for s in data['data_samples']]))
     # the decoders did run in bf16 ...
@@ -125,12 +128,12 @@ def test_bf16_train_step_keeps_fp32_regions(model_cfg):
     assert outputs['heatmap_probs'].dtype == torch.float32
     assert outputs['pred_camera'].dtype == torch.float32
     assert all(v.dtype == torch.float32 for v in outputs['pred_vertices'])
-    assert outputs['pred_mesh_joints_3d'].dtype == torch.float32
+    assert mesh_joints.dtype == torch.float32
     assert all(v.dtype == torch.float32 for v in gt)
     assert all(v.dtype == torch.float32 and torch.isfinite(v)
                for v in losses.values())
     # the GT meshes equal the ones made outside autocast
-    gt_fp32, _ = model.gt_meshes(
+    gt_fp32, _ = model.mesh_targets.gt_meshes(
         torch.stack([s.gt_pose for s in data['data_samples']]),
         torch.stack([s.gt_betas for s in data['data_samples']]))
     for a, b in zip(gt, gt_fp32):
@@ -243,9 +246,12 @@ def test_channels_last_gives_the_same_outputs(model_cfg):
         data = model.data_preprocessor(make_batch(), training=False)
         with torch.no_grad():
             outputs.append(model._run(data['inputs']))
-    for key in ('pred_camera', 'heatmap_probs', 'pred_mesh_joints_3d'):
+    for key in ('pred_camera', 'heatmap_probs', 'pred_joints_3d'):
         torch.testing.assert_close(outputs[1][key], outputs[0][key],
                                    rtol=1e-4, atol=1e-5, msg=key)
+    torch.testing.assert_close(outputs[1]['pred_vertices'][-1],
+                               outputs[0]['pred_vertices'][-1],
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_channels_last_setting_is_checked(model_cfg):
@@ -286,7 +292,7 @@ def test_fused_conv_bn_gives_the_same_outputs(model_cfg, channels_last):
         memory_format=torch.channels_last) == channels_last
     with torch.no_grad():
         ref, out = model._run(data['inputs']), fused._run(data['inputs'])
-    for key in ('pred_camera', 'heatmap_probs', 'pred_mesh_joints_3d'):
+    for key in ('pred_camera', 'heatmap_probs', 'pred_joints_3d'):
         torch.testing.assert_close(out[key], ref[key], rtol=1e-4, atol=1e-5,
                                    msg=key)
 

@@ -3,7 +3,8 @@ import torch
 
 from pointhmr_mm.models.utils import MeshSampler
 from pointhmr_mm.registry import MODELS
-from model_helpers import make_batch, tiny_model_cfg
+
+from toolbox.tiny_model import make_batch, tiny_model_cfg
 
 
 @pytest.fixture(scope='module')
@@ -48,9 +49,13 @@ def test_unlabelled_samples_add_nothing(model):
 
 
 def test_checkpoint_carries_no_body_model(model):
-    assert not [k for k in model.state_dict() if k.startswith('body_models')]
+    """Body models and the mesh hierarchy come from the user's files: no
+    state-dict key and no parameter of theirs (also through the head)."""
+    assert model.mesh_targets is model.head.mesh_targets
+    assert not [k for k in model.state_dict() if 'mesh_targets' in k
+                or 'body_models' in k or 'mesh_sampler' in k]
     assert not [n for n, p in model.named_parameters()
-                if n.startswith('body_models')]
+                if 'mesh_targets' in n]
 
 
 def test_predict_and_tensor_modes(model):
@@ -72,57 +77,42 @@ def test_predict_and_tensor_modes(model):
                                atol=1e-5, rtol=0)
 
 
-def test_gendered_gt_meshes_differ(model):
-    pose, betas = torch.zeros(2, 72), torch.zeros(2, 10)
-    male, _ = model.gt_meshes(pose, betas, ['male', 'male'])
-    female, _ = model.gt_meshes(pose, betas, ['female', 'female'])
-    assert not torch.allclose(male[-1], female[-1])
-
-
 def test_vertex_count_mismatch_is_reported(body_model_dir, mesh_sampler_file):
+    cfg = tiny_model_cfg(body_model_dir, mesh_sampler_file, None)
+    cfg['neck']['num_vertices'] = 7
+    with pytest.raises(ValueError, match='neck.num_vertices=7'):
+        MODELS.build(cfg)
     cfg = tiny_model_cfg(body_model_dir, mesh_sampler_file, 7)
-    with pytest.raises(ValueError, match='num_vertices'):
+    with pytest.raises(ValueError, match='mesh_targets.num_vertices=7'):
         MODELS.build(cfg)
 
 
-def test_gendered_models_are_built_on_first_use(body_model_dir,
-                                                mesh_sampler_file):
-    """Training needs only the neutral model; male and female come when
-    evaluation first asks, and a mixed batch equals per-gender batches."""
-    torch.manual_seed(0)
-    num_vertices = MeshSampler(str(mesh_sampler_file)).num_vertices[-1]
-    cfg = tiny_model_cfg(body_model_dir, mesh_sampler_file, num_vertices)
-    cfg['gendered_eval'] = True
-    model = MODELS.build(cfg)
-    assert model.genders == ('neutral', 'male', 'female')
-    assert set(model.body_models) == {'neutral'}
-    pose, betas = torch.randn(2, 72) * 0.2, torch.randn(2, 10)
-    mixed, _ = model.gt_meshes(pose, betas, ['male', 'female'])
-    assert set(model.body_models) == {'neutral', 'male', 'female'}
-    male, _ = model.gt_meshes(pose[:1], betas[:1], ['male'])
-    female, _ = model.gt_meshes(pose[1:], betas[1:], ['female'])
-    torch.testing.assert_close(mixed[-1], torch.cat([male[-1], female[-1]]))
-    # still never in a checkpoint
-    assert not [k for k in model.state_dict() if k.startswith('body_models')]
-    cfg['gendered_eval'] = False
-    with pytest.raises(KeyError, match='gendered_eval'):
-        MODELS.build(cfg).get_body_model('male')
+def test_sizes_come_from_the_mesh_targets(model):
+    targets = model.mesh_targets
+    assert model.neck.num_vertices == model.head.num_vertices == \
+        targets.num_vertices == targets.mesh_sampler.num_vertices[-1]
+    assert model.head.num_grid_tokens == (targets.crop_size // 32)**2 == 4
+    assert model.head.loss_heatmap.upscale == targets.heatmap_upscale
+    assert model.head.loss_dice.upscale == targets.heatmap_upscale
 
 
-def test_missing_gendered_file_fails_at_build(tmp_path, body_model_dir,
-                                              mesh_sampler_file):
-    import shutil
-    body_dir = tmp_path / 'body_models'
-    shutil.copytree(body_model_dir, body_dir)
-    for female in (body_dir / 'smpl').glob('SMPL_FEMALE.*'):
-        female.unlink()
-    num_vertices = MeshSampler(str(mesh_sampler_file)).num_vertices[-1]
-    cfg = tiny_model_cfg(body_dir, mesh_sampler_file, num_vertices)
-    cfg['gendered_eval'] = True
-    with pytest.raises(FileNotFoundError, match='female'):
-        MODELS.build(cfg)
-    cfg['gendered_eval'] = False  # the neutral model alone is enough
-    assert MODELS.build(cfg).genders == ('neutral', )
+def test_heatmaps_reach_the_losses_through_the_head(model):
+    """The head passes the neck's maps on; a map of another size than the
+    mesh targets' is refused with their settings in the message."""
+    model.eval()
+    data = model.data_preprocessor(make_batch(), training=False)
+    with torch.no_grad():
+        tokens = model.extract_feat(data['inputs'])
+        outputs = model.head(tokens)
+    assert outputs['heatmap_logits'] is tokens['heatmap_logits']
+    assert outputs['heatmap_probs'] is tokens['heatmap_probs']
+    side = model.mesh_targets.heatmap_size
+    assert outputs['heatmap_logits'].shape[-2:] == (side, side)
+    targets = model.mesh_targets.loss_targets(data['data_samples'])
+    outputs['heatmap_logits'] = outputs['heatmap_logits'][..., :-1, :-1]
+    outputs['heatmap_probs'] = None
+    with pytest.raises(ValueError, match='heatmap_stride=4'):
+        model.head.loss(outputs, targets)
 
 
 def test_compile_modules_keeps_state_dict_and_outputs(body_model_dir,

@@ -2,17 +2,25 @@ import pytest
 import torch
 
 from pointhmr_mm.models.heads import MaskedMeshTransformerHead
-from pointhmr_mm.models.utils import MeshSampler
+from pointhmr_mm.registry import TASK_UTILS
+
+from toolbox.tiny_model import mesh_targets_cfg
 
 
 @pytest.fixture(scope='module')
-def sampler(mesh_sampler_file):
-    return MeshSampler(str(mesh_sampler_file))
+def targets(body_model_dir, mesh_sampler_file):
+    return TASK_UTILS.build(mesh_targets_cfg(body_model_dir,
+                                             mesh_sampler_file))
 
 
-def tiny_head(sampler, **kwargs):
-    cfg = dict(mesh_sampler=sampler, num_joints=3, in_channels=8,
-               position_dims=4, num_grid_tokens=4, embed_dims=(12, 12, 8, 8),
+@pytest.fixture(scope='module')
+def sampler(targets):
+    return targets.mesh_sampler
+
+
+def tiny_head(targets, **kwargs):
+    cfg = dict(mesh_targets=targets, num_joints=3, in_channels=8,
+               position_dims=4, embed_dims=(12, 12, 8, 8),
                ffn_dims=(16, 16, 8, 8), num_layers=(1, 1, 1, 1), num_heads=2)
     cfg.update(kwargs)
     return MaskedMeshTransformerHead(**cfg)
@@ -24,15 +32,29 @@ def tokens(num_vertices, batch=2):
                 vertex_tokens=torch.randn(batch, num_vertices, 8))
 
 
-def test_bad_arguments(sampler):
+def test_bad_arguments(targets):
     with pytest.raises(ValueError, match='one entry per block'):
-        tiny_head(sampler, mask_hops=(7, 5))
+        tiny_head(targets, mask_hops=(7, 5))
     with pytest.raises(ValueError, match='in_channels \\+ position_dims'):
-        tiny_head(sampler, embed_dims=(16, 16, 8, 8))
+        tiny_head(targets, embed_dims=(16, 16, 8, 8))
+    # the losses' upscale is the mesh targets'
+    with pytest.raises(ValueError, match='mesh_targets.heatmap_upscale=2'):
+        tiny_head(targets, loss_dice=dict(type='HeatmapDiceLoss', upscale=1))
 
 
-def test_shapes_and_upsampling(sampler):
-    head = tiny_head(sampler)
+def test_sizes_and_losses_follow_the_mesh_targets(targets):
+    head = tiny_head(targets)
+    assert head.mesh_targets is targets
+    assert head.num_vertices == targets.num_vertices
+    assert head.num_grid_tokens == targets.num_grid_tokens == 4
+    assert head.num_tokens == 1 + 4 + 3 + targets.num_vertices
+    assert head.loss_heatmap.upscale == head.loss_dice.upscale == 2
+    # the mesh targets add no key to the head's checkpoint
+    assert not [k for k in head.state_dict() if 'mesh_targets' in k]
+
+
+def test_shapes_and_upsampling(targets, sampler):
+    head = tiny_head(targets)
     out = head(tokens(sampler.num_vertices[-1]))
     assert out['pred_camera'].shape == (2, 3)
     assert out['pred_joints_3d'].shape == (2, 3, 3)
@@ -42,8 +64,8 @@ def test_shapes_and_upsampling(sampler):
         head(tokens(sampler.num_vertices[-1] + 1))
 
 
-def test_masks_follow_khop_on_vertices_only(sampler):
-    head = tiny_head(sampler, mask_hops=(7, 5, 3, None))
+def test_masks_follow_khop_on_vertices_only(targets, sampler):
+    head = tiny_head(targets, mask_hops=(7, 5, 3, None))
     v = sampler.num_vertices[-1]
     first = head.num_tokens - v
     for i, hops in enumerate((7, 5, 3)):
@@ -56,9 +78,12 @@ def test_masks_follow_khop_on_vertices_only(sampler):
     assert not [k for k in head.state_dict() if 'attn_mask' in k]
 
 
-def test_heatmap_targets_drop_outside_vertices():
-    verts = torch.tensor([[[0., 0., 0.], [0.99, -0.99, 0.], [1.5, 0., 0.]]])
-    camera = torch.tensor([[1., 0., 0.]])
-    index = MaskedMeshTransformerHead.heatmap_targets(verts, camera, 4)
-    # (0, 0) -> pixel (2, 2); (0.99, -0.99) -> column 3, row 0; x = 1.5 out
-    assert index.tolist() == [[2 * 4 + 2, 0 * 4 + 3, -1]]
+def test_neck_maps_are_passed_on(targets):
+    head = tiny_head(targets)
+    inputs = tokens(targets.num_vertices)
+    assert head(inputs)['heatmap_logits'] is None
+    inputs['heatmap_logits'] = torch.randn(2, targets.num_vertices, 16, 16)
+    inputs['heatmap_probs'] = inputs['heatmap_logits'].flatten(2).softmax(-1)
+    out = head(inputs)
+    assert out['heatmap_logits'] is inputs['heatmap_logits']
+    assert out['heatmap_probs'] is inputs['heatmap_probs']

@@ -9,8 +9,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from pointhmr_mm.models.heads import MaskedMeshTransformerHead
-from pointhmr_mm.models.utils import MeshSampler
-from pointhmr_mm.registry import MODELS
+from pointhmr_mm.models.task_modules import MeshTargets
+from pointhmr_mm.registry import MODELS, TASK_UTILS
+from pointhmr_mm.utils.geometry import weak_perspective_projection
+
+from toolbox.tiny_model import mesh_targets_cfg
 
 UPSCALE = 2
 BCE_WEIGHT = 10000.
@@ -44,14 +47,19 @@ def released_heatmap_losses(logits, gt_vertices, camera):
     return bce, dice
 
 
+def target_index(gt_vertices, camera, size):
+    """MeshTargets.heatmap_targets for a map of side ``size / UPSCALE``."""
+    xy = weak_perspective_projection(gt_vertices, camera)
+    return MeshTargets.parent_pixels(MeshTargets.pixel_index(xy, size),
+                                     size, UPSCALE)
+
+
 def own_resolution_losses(logits, gt_vertices, camera):
     """The implementation's path: softmax on the map, targets placed at the
     released resolution and mapped to parents, closed-form losses."""
-    head = MaskedMeshTransformerHead
     size = logits.shape[-1] * UPSCALE
     probs = logits.flatten(2).softmax(-1)
-    index = head.parent_pixels(head.heatmap_targets(gt_vertices, camera, size),
-                               size, UPSCALE)
+    index = target_index(gt_vertices, camera, size)
     valid = index >= 0
     probs, index = probs[valid], index[valid]
     bce = MODELS.build(dict(type='HeatmapBCELoss', loss_weight=BCE_WEIGHT,
@@ -119,13 +127,16 @@ class LargestTensor(TorchDispatchMode):
         return out
 
 
-def test_head_loss_allocates_nothing_of_upsampled_size(mesh_sampler_file):
-    sampler = MeshSampler(str(mesh_sampler_file))
+def test_head_loss_allocates_nothing_of_upsampled_size(body_model_dir,
+                                                       mesh_sampler_file):
+    targets = TASK_UTILS.build(mesh_targets_cfg(body_model_dir,
+                                                mesh_sampler_file))
+    sampler = targets.mesh_sampler
     head = MaskedMeshTransformerHead(
-        mesh_sampler=sampler, num_joints=3, in_channels=8, position_dims=4,
-        num_grid_tokens=4, embed_dims=(12, 12, 8, 8), ffn_dims=(16, 16, 8, 8),
+        mesh_targets=targets, num_joints=3, in_channels=8, position_dims=4,
+        embed_dims=(12, 12, 8, 8), ffn_dims=(16, 16, 8, 8),
         num_layers=(1, 1, 1, 1), num_heads=2)
-    batch, side = 2, 16
+    batch, side = 2, targets.heatmap_size
     vertices = sampler.num_vertices[-1]
     logits = torch.randn(batch, vertices, side, side, requires_grad=True)
     gt = [torch.rand(batch, n, 3) * 2 - 1
@@ -154,10 +165,8 @@ def test_rows_left_out_by_index_equal_rows_removed(name):
     def probs():
         return logits.flatten(2).softmax(-1).flatten(0, 1)
 
-    head = MaskedMeshTransformerHead
     size = logits.shape[-1] * UPSCALE
-    index = head.parent_pixels(
-        head.heatmap_targets(gt, camera, size), size, UPSCALE).flatten()
+    index = target_index(gt, camera, size).flatten()
     kept = index >= 0
     assert 0 < kept.sum() < len(kept)
     out = loss(probs(), index)

@@ -9,7 +9,7 @@ from pointhmr_mm.models.utils import MeshSampler
 from pointhmr_mm.registry import TASK_UTILS
 from pointhmr_mm.utils.safe_pickle import load_npz
 
-from graphcmr_helpers import write_graphcmr_file
+from toolbox.graphcmr import write_graphcmr_file
 
 
 @pytest.fixture(scope='module')

@@ -1,6 +1,3 @@
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -10,7 +7,8 @@ from scipy.sparse.csgraph import connected_components
 from pointhmr_mm.models.utils import MeshSampler, build_mesh_sampler
 from pointhmr_mm.models.utils import mesh_sampler_builder as builder
 
-TOOL = Path(__file__).parents[3] / 'tools' / 'build_mesh_sampler.py'
+from toolbox import load_tool
+
 
 
 def open_cap():
@@ -112,11 +110,7 @@ def test_bad_inputs_are_refused():
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('build_mesh_sampler_tool',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('build_mesh_sampler')
 
 
 def test_tool_builds_and_refuses_to_overwrite(tool, body_model_dir, tmp_path,

@@ -1,11 +1,14 @@
 """The released PointHMR checkpoint's key layout, with random weights."""
+import ast
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
 
-KEYS_FILE = Path(__file__).parent / 'data' / 'official_state_dict_keys.txt'
+from toolbox import TESTS
+
+# One line a tensor: its key, its shape as a tuple literal, its dtype.
+KEYS_FILE = TESTS / 'data' / 'official_state_dict_keys.txt'
 
 
 def random_released_state_dict(seed=0):
@@ -14,7 +17,7 @@ def random_released_state_dict(seed=0):
     state = {}
     for line in KEYS_FILE.read_text().splitlines():
         key, rest = line.split(' ', 1)
-        shape = eval(rest.rsplit(' ', 1)[0])  # a tuple literal
+        shape = ast.literal_eval(rest.rsplit(' ', 1)[0])
         if key.endswith('num_batches_tracked'):
             state[key] = torch.zeros(shape, dtype=torch.int64)
         elif key.endswith('running_var'):

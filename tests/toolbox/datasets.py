@@ -3,10 +3,6 @@ tests and the end-to-end tests: HumanData ``.npz`` (as MMHuman3D's
 converters write it) and METRO's yaml + TSV + lineidx (as METRO's
 ``tsv_writer`` / ``generate_linelist_file`` / ``generate_hw_file`` write
 them).
-
-Importable from any test as ``test_datasets.dataset_helpers`` (``tests/``
-is on ``sys.path`` through its conftest) or, inside ``tests/test_datasets``,
-as ``dataset_helpers``.
 """
 import base64
 import json

@@ -1,4 +1,5 @@
-"""Tiny PointHMR configs and batches on the embedded (Anny) test body."""
+"""The tiny PointHMR: its config (and its ``MeshTargets``) on the embedded
+(Anny) test body of ``tests/conftest.py``, and a labelled batch for it."""
 import torch
 from mmengine.structures import BaseDataElement
 
@@ -25,11 +26,23 @@ def body_model_cfg(body_model_dir):
             h36m=str(body_model_dir / 'J_regressor_h36m.npy')))
 
 
+def mesh_targets_cfg(body_model_dir, sampler_file, num_vertices=None,
+                     **kwargs):
+    """``MeshTargets`` of the tiny model: ``TINY_IMAGE`` crops, gendered."""
+    cfg = dict(type='MeshTargets', crop_size=TINY_IMAGE,
+               num_vertices=num_vertices,
+               body_model=body_model_cfg(body_model_dir),
+               mesh_sampler=dict(type='MeshSampler',
+                                 filename=str(sampler_file)),
+               gendered_eval=True)
+    cfg.update(kwargs)
+    return cfg
+
+
 def tiny_model_cfg(body_model_dir, sampler_file, num_vertices, **head):
     head_cfg = dict(
         type='MaskedMeshTransformerHead',
-        mesh_sampler=dict(type='MeshSampler', filename=str(sampler_file)),
-        in_channels=16, position_dims=8, num_grid_tokens=4,
+        in_channels=16, position_dims=8,
         embed_dims=(24, 24, 8, 8), ffn_dims=(32, 32, 16, 16),
         num_layers=(1, 1, 1, 1), num_heads=2,
         loss_vertex=dict(type='VertexL1Loss', level_weights=(0.33, ) * 3))
@@ -37,15 +50,15 @@ def tiny_model_cfg(body_model_dir, sampler_file, num_vertices, **head):
     return dict(
         type='PointHMR',
         data_preprocessor=dict(
-            type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
+            type='MeshDataPreprocessor', mean=[123.675, 116.28, 103.53],
             std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
         backbone=TINY_HRNET,
         neck=dict(type='PointGuidedSamplingNeck', in_channels=(8, 64),
-                  in_indices=(0, 3), num_vertices=num_vertices,
-                  embed_dims=16, num_heatmap_blocks=1, num_target_blocks=1),
+                  in_indices=(0, 3), embed_dims=16, num_heatmap_blocks=1,
+                  num_target_blocks=1),
         head=head_cfg,
-        body_model=body_model_cfg(body_model_dir),
-        gendered_eval=True)
+        mesh_targets=mesh_targets_cfg(body_model_dir, sampler_file,
+                                      num_vertices))
 
 
 def make_batch(batch=2, labelled=True, seed=0):

@@ -5,9 +5,13 @@ from mmengine.hooks import Hook
 
 from pointhmr_mm.registry import HOOKS
 
+EXIT_CODE = 3  # what the killed process ends with
+
 
 @HOOKS.register_module(force=True)
 class KillAfterEpochHook(Hook):
+    """Ends the process with ``EXIT_CODE`` after epoch ``epoch``, as a
+    kill would: no clean-up, no further hook."""
     priority = 'LOWEST'  # after the checkpoint hook
 
     def __init__(self, epoch):
@@ -15,4 +19,4 @@ class KillAfterEpochHook(Hook):
 
     def after_train_epoch(self, runner):
         if runner.epoch + 1 == self.epoch:
-            os._exit(3)
+            os._exit(EXIT_CODE)
