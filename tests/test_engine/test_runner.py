@@ -11,8 +11,9 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import Hook
 
 from pointhmr_mm.engine import (PointHMRRunner, build_runner, get_rng_states,
-                                set_rng_states, write_atomically)
+                                set_rng_states)
 from pointhmr_mm.setup_env import register_all_modules
+from pointhmr_mm.utils.atomic_io import write_atomically
 
 from toolbox.toy import toy_cfg
 

@@ -49,18 +49,23 @@ def test_demo_writes_every_output(tiny_checkpoint, tmp_path):
     assert len(person['camera']) == 3 and len(person['cam_t_full']) == 3
 
 
+def write_clip(path, frames):
+    """A 64 x 48 mp4 of ``frames`` flat grey frames, 5 fps."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 5,
+                             (64, 48))
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    return path
+
+
 @pytest.mark.slow
 def test_demo_on_video_with_a_detector_and_empty_folder(tiny_checkpoint,
                                                         tmp_path):
     from torchvision.models.detection import \
         fasterrcnn_mobilenet_v3_large_fpn
     config, ckpt = tiny_checkpoint
-    video = tmp_path / 'clip.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'),
-                             5, (64, 48))
-    for i in range(3):
-        writer.write(np.full((48, 64, 3), 60 * i, np.uint8))
-    writer.release()
+    video = write_clip(tmp_path / 'clip.mp4', 3)
     weights = tmp_path / 'detector.pth'
     torch.save(fasterrcnn_mobilenet_v3_large_fpn(
         weights=None, weights_backbone=None).state_dict(), weights)
@@ -183,3 +188,21 @@ def test_demo_smpl_params(tiny_checkpoint, tmp_path):
                                rtol=1e-5)
     np.testing.assert_allclose(person['smpl_global_orient'],
                                saved['global_orient'][0], rtol=1e-5)
+
+
+def test_demo_video_writes_results_video_and_track_exports(tiny_checkpoint,
+                                                           tmp_path):
+    demo = load_tool('demo')
+    config, ckpt = tiny_checkpoint
+    video = write_clip(tmp_path / 'walk.mp4', 4)
+    out = tmp_path / 'out'
+    assert demo.main([str(config), str(ckpt), str(video), '--out-dir',
+                      str(out), '--smpl-params', '--smooth',
+                      '--mesh-formats', 'obj', 'glb']) == 0
+    preds = out / 'predictions'
+    results = np.load(preds / 'walk.npz')
+    assert list(results['frame']) == [0, 1, 2, 3]
+    assert cv2.VideoCapture(str(out / 'vis' / 'walk_overlay.mp4')).isOpened()
+    assert (preds / 'walk_track0.glb').is_file()
+    bvh = (preds / 'walk_track0.bvh').read_text()
+    assert bvh.startswith('HIERARCHY') and 'Frames: 4' in bvh
