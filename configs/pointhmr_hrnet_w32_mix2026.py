@@ -18,10 +18,16 @@
 #     several times over, so it gets a fixed share;
 #   COCO 0.2, MPII 0.1: the in-the-wild sources at MMHuman3D's HMR/SPIN
 #     shares (coco 0.2, mpii 0.1).
-_base_ = ['./pointhmr_hrnet_w32.py']
+#
+# BEDLAM and 3DPW test are read as in the BEDLAM + AGORA recipe, which this
+# one inherits, with its joints_from_mesh: samples with SMPL fits but no 3D
+# joints (BEDLAM, EFT's COCO and MPII) take their GT mesh's joints.
+_base_ = ['./pointhmr_hrnet_w32_bedlam_agora.py']
 
 train_pipeline = {{_base_.train_pipeline}}
 val_pipeline = {{_base_.val_pipeline}}
+bedlam = {{_base_.bedlam}}
+pw3d_test = {{_base_.pw3d_test}}
 # I2L-MeshNet's 25 mm fitting test needs the body model and its H36M
 # regressor: the model's own
 body_model = {{_base_.model.mesh_targets.body_model}}
@@ -32,13 +38,6 @@ h36m_train = dict(
     data_root='data/h36m',
     split='train',
     body_model=body_model,
-    on_error='skip',
-    pipeline=train_pipeline)
-bedlam = dict(
-    type='BedlamDataset',
-    data_root='data/bedlam',
-    ann_files=['labels/2022*.npz'],
-    data_prefix=dict(img='images'),
     on_error='skip',
     pipeline=train_pipeline)
 coco_eft = dict(
@@ -61,15 +60,6 @@ h36m_p2 = dict(
     split='test_p2',
     test_mode=True,
     pipeline=val_pipeline)
-pw3d_test = dict(
-    type='Pw3dDataset',
-    data_root='data/3dpw',
-    split='test',
-    box='pose2mesh',
-    eval_protocol='3dpw',
-    dataset_name='3dpw',
-    test_mode=True,
-    pipeline=val_pipeline)
 
 train_dataloader = dict(
     # workers forked anew each epoch see the redrawn mixture
@@ -81,10 +71,5 @@ train_dataloader = dict(
 # as long as all sources together, MixedMeshDataset's default)
 custom_hooks = [dict(type='DatasetSetEpochHook')]
 val_dataloader = dict(dataset=dict(_delete_=True, **h36m_p2))
-test_dataloader = dict(
-    batch_size=32,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(_delete_=True, type='ConcatDataset',
-                 datasets=[h36m_p2, pw3d_test]))
+# the base's test loader (a ConcatDataset) with Human3.6M for EMDB-1
+test_dataloader = dict(dataset=dict(datasets=[h36m_p2, pw3d_test]))
