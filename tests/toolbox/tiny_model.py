@@ -3,19 +3,24 @@
 import torch
 from mmengine.structures import BaseDataElement
 
-# A 4-branch HRNet small enough for unit tests (input 64 px: maps of
-# 16, 8, 4 and 2 px).
-TINY_HRNET = dict(
-    type='mmpretrain.HRNet',
-    extra=dict(
-        stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
-                    num_blocks=(1, ), num_channels=(8, )),
-        stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                    num_blocks=(1, 1), num_channels=(8, 16)),
-        stage3=dict(num_modules=1, num_branches=3, block='BASIC',
-                    num_blocks=(1, 1, 1), num_channels=(8, 16, 32)),
-        stage4=dict(num_modules=1, num_branches=4, block='BASIC',
-                    num_blocks=(1, 1, 1, 1), num_channels=(8, 16, 32, 64))))
+
+def small_hrnet(width: int) -> dict:
+    """A 4-branch HRNet with one block a stage, branches ``width`` x 1, 2,
+    4 and 8 channels wide (a 64 px input gives maps of 16, 8, 4, 2 px)."""
+    widths = tuple(width * 2**i for i in range(4))
+
+    def stage(branches, block='BASIC'):
+        return dict(num_modules=1, num_branches=branches, block=block,
+                    num_blocks=(1, ) * branches,
+                    num_channels=widths[:branches])
+
+    return dict(type='mmpretrain.HRNet',
+                extra=dict(stage1=stage(1, 'BOTTLENECK'), stage2=stage(2),
+                           stage3=stage(3), stage4=stage(4)))
+
+
+# The unit tests' model: small enough for a test, 8 to 64 channels.
+TINY_HRNET = small_hrnet(8)
 TINY_IMAGE = 64
 
 

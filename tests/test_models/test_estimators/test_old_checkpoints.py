@@ -11,23 +11,13 @@ from mmengine.structures import BaseDataElement
 from pointhmr_mm.registry import MODELS
 
 from toolbox import ROOT
-from toolbox.tiny_model import mesh_targets_cfg
+from toolbox.tiny_model import mesh_targets_cfg, small_hrnet
 
 CHECKPOINT = ROOT / 'tests' / 'data' / 'tiny_pointhmr_before_mesh_targets.pt'
 # The checkpoint's network: a 4-branch HRNet 4/8/16/32 channels wide, a
 # neck with an 8-wide heatmap decoder, on the 600-vertex test body
 # (tests/conftest.py) with its 150-vertex coarse level.
-HRNET = dict(
-    type='mmpretrain.HRNet',
-    extra=dict(
-        stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
-                    num_blocks=(1, ), num_channels=(4, )),
-        stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                    num_blocks=(1, 1), num_channels=(4, 8)),
-        stage3=dict(num_modules=1, num_branches=3, block='BASIC',
-                    num_blocks=(1, 1, 1), num_channels=(4, 8, 16)),
-        stage4=dict(num_modules=1, num_branches=4, block='BASIC',
-                    num_blocks=(1, 1, 1, 1), num_channels=(4, 8, 16, 32))))
+HRNET = small_hrnet(4)
 NUM_VERTICES = 150
 SAMPLE_FIELDS = ('gt_keypoints_2d', 'gt_keypoints_3d', 'gt_pose', 'gt_betas',
                  'has_smpl')

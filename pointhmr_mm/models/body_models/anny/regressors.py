@@ -3,9 +3,9 @@
 Every regressor here is convex: non-negative rows that sum to one, so a
 regressed joint is a weighted mean of mesh vertices. PointHMR regresses
 joints from *predicted* meshes, where the large positive and negative
-weights of an unconstrained fit would amplify the noise (issue 11, "one
-trap": Anny's knee slides along the leg with ``height``, which an exact
-fit follows only with weights of -4.6..+3.1).
+weights of an unconstrained fit would amplify the noise (Anny's knee
+slides along the leg with ``height``, which an exact fit follows only
+with weights of -4.6..+3.1).
 
 Shape shorthand: S shapes, N vertices, J joints, M candidate vertices.
 """
