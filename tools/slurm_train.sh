@@ -24,18 +24,8 @@ if [[ "$5" =~ ^[0-9]+$ ]]; then
 else
     PY_ARGS=("${@:5}")
 fi
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
-if [[ "${GPUS_PER_NODE}" -gt 0 ]]; then
-    GRES=(--gres=gpu:"${GPUS_PER_NODE}")
-    TASKS_PER_NODE=${GPUS_PER_NODE}
-    CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-else
-    GRES=()
-    TASKS_PER_NODE=${TASKS_PER_NODE:-${GPUS}}
-    CPUS_PER_TASK=${CPUS_PER_TASK:-1}
-fi
-SRUN_ARGS=${SRUN_ARGS:-""}
+# GRES, TASKS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS
+source "$(dirname "$0")/slurm_resources.sh"
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 srun -p "${PARTITION}" \
